@@ -1,0 +1,38 @@
+# One entry point for a fresh machine with Python 3.11:
+#   make book   set up .venv, execute every chapter (profiles/quick.yaml), build the HTML book
+#   make test   set up .venv, run the unit tests and nbval over the notebooks
+#   make lab    set up .venv, open the book in JupyterLab
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.seleak-installed
+PROFILE ?= quick
+PYTEST_ARGS ?=
+
+.PHONY: setup book test test-slow lab bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
+	@touch $@
+
+book: setup
+	$(BIN)/seleak book --profile $(PROFILE)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+lab: setup
+	$(BIN)/jupyter lab book/
+
+bench: setup
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf _build
