@@ -86,3 +86,46 @@ def hash_config(config: Mapping[str, Any]) -> str:
     """A stable hash of a JSON-serialisable configuration (keys sorted)."""
     blob = json.dumps(config, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def find_project_root(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` (default: the current folder) holding ``profiles/``."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "profiles").is_dir() and (folder / "_toc.yml").is_file():
+            return folder
+    return None
+
+
+def available_profiles(root: Path) -> list[str]:
+    """Names of the profiles in ``root/profiles``."""
+    return sorted(p.stem for p in (root / "profiles").glob("*.yaml"))
+
+
+def read_profile(name: str, root: str | os.PathLike[str] | None = None) -> tuple[dict[str, Any], Path]:
+    """Read ``profiles/NAME.yaml`` (or a YAML path): the mapping and the file it came from.
+
+    An unknown name raises ``FileNotFoundError`` listing the profiles that exist.
+    """
+    import yaml
+
+    if name.endswith((".yaml", ".yml")):
+        path = Path(name)
+        base = path.parent.parent
+    else:
+        base = Path(root) if root is not None else find_project_root()
+        if base is None:
+            raise FileNotFoundError(
+                f"profile {name!r}: no profiles/ folder at or above {Path.cwd()}; run from the seleak "
+                "checkout or pass a path to a YAML file"
+            )
+        path = base / "profiles" / f"{name}.yaml"
+    if not path.is_file():
+        known = available_profiles(base) if (base / "profiles").is_dir() else []
+        raise FileNotFoundError(
+            f"unknown profile {name!r}: no {path}. Profiles that exist: {', '.join(known) or '(none)'}"
+        )
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"profile {path} must be a mapping, got {type(data).__name__}")
+    return data, path

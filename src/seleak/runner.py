@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
-from seleak._io import atomic_write_text
+from seleak._io import atomic_write_text, read_profile
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 PROFILE_KEYS = {"description", "device", "kernel", "timeout", "notebooks", "study"}
@@ -111,21 +111,12 @@ def toc_notebooks(root: Path) -> list[Path]:
 # --------------------------------------------------------------------------- profiles
 
 
-def available_profiles(root: Path) -> list[str]:
-    return sorted(p.stem for p in (root / "profiles").glob("*.yaml"))
-
-
 def load_profile(root: Path, name: str) -> dict[str, Any]:
     """Read ``profiles/NAME.yaml`` (or a path to a YAML file) and check its top-level keys."""
-    path = Path(name) if name.endswith((".yaml", ".yml")) else root / "profiles" / f"{name}.yaml"
-    if not path.is_file():
-        raise RunnerError(
-            f"unknown profile {name!r}: no {path}. Profiles that exist: "
-            f"{', '.join(available_profiles(root)) or '(none)'}"
-        )
-    profile = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(profile, dict):
-        raise RunnerError(f"profile {path} must be a mapping, got {type(profile).__name__}")
+    try:
+        profile, path = read_profile(name, root)
+    except (FileNotFoundError, ValueError) as err:
+        raise RunnerError(str(err)) from None
     unknown = set(profile) - PROFILE_KEYS
     if unknown:
         raise RunnerError(
