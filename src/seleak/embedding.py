@@ -1,0 +1,686 @@
+"""CNN embeddings of 8-bit images: pretrained torchvision models, a small CNN trained here, random controls.
+
+An embedder maps a ``uint8 (N, H, W[, C])`` batch to a ``float32 (N, D)`` array, row i for image i.
+Leakage is measured there rather than on pixels because an embedding keeps what a vision model finds
+meaningful (shapes, textures, classes) and drops most pixel-level noise, so "how much of the picture
+survives encryption" becomes a question about a few hundred well-behaved coordinates.
+
+Specs accepted by :func:`get_embedder`:
+
+``"trained:<dataset>"``
+    the offline default: :class:`SmallCNN` trained here on the labels of ``load_dataset(<dataset>,
+    split="train")`` (seconds on a CPU), weights cached on disk by a hash of data + config.
+``"torchvision:<arch>[:<WEIGHTS>]"``
+    an ImageNet-pretrained torchvision model (``resnet18``, ``resnet50``, ``vgg16``, ...), with its
+    weights' own preprocessing; the weights are read from the torch hub cache (``$TORCH_HOME``) and
+    downloaded only with ``download=True``.
+``"random:<arch>"`` / ``"random:small"``
+    the same architecture with seeded random weights: the control that shows what training adds.
+
+Embeddings go through :func:`torchvision.models.feature_extraction.create_feature_extractor` so any
+graph node can be the ``layer``; spatial outputs are average-pooled (``pool="avg"``) or flattened.
+``embed`` runs under :func:`torch.inference_mode`, in batches, and caches its result on disk under a
+content hash of the images and the embedder (atomic writes; a damaged file is recomputed).
+
+Layering: this module imports :mod:`seleak.data` and :mod:`seleak._io` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from seleak._io import atomic_save_npz, cache_dir, hash_array, hash_config, load_npz
+from seleak.data import load_dataset
+
+__all__ = [
+    "Embedder",
+    "SmallCNN",
+    "TrainConfig",
+    "available_specs",
+    "check_images",
+    "get_embedder",
+    "neighbour_label_accuracy",
+    "retrieval_accuracy",
+    "train_small_cnn",
+]
+
+#: Bumped whenever a change alters embedding values, so stale cache files are not reused.
+_CACHE_VERSION = 1
+
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, the weights PIL uses for RGB -> L
+
+
+# --------------------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------------------
+
+
+def check_images(images: Any) -> np.ndarray:
+    """Validate an image batch and return it as contiguous ``uint8 (N, H, W, C)``.
+
+    Raises:
+        TypeError: not a numpy array, or not ``uint8`` (float images are the usual mistake).
+        ValueError: wrong number of dimensions, a channel count other than 1 or 3, or an empty batch.
+    """
+    if not isinstance(images, np.ndarray):
+        raise TypeError(
+            f"images must be a numpy uint8 array (N, H, W) or (N, H, W, C), got {type(images).__name__}; "
+            "convert tensors with .cpu().numpy()"
+        )
+    if images.dtype != np.uint8:
+        hint = (" (float images in [0, 1]: use (x * 255).round().astype(np.uint8))"
+                if images.dtype.kind == "f" else "")
+        raise TypeError(f"images must be uint8 (8-bit pixels), got dtype {images.dtype}{hint}")
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(
+            f"images must have shape (N, H, W) or (N, H, W, C), channels last, got shape {images.shape}"
+        )
+    if images.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"images must have 1 (grey) or 3 (RGB) channels in the last axis, got shape {images.shape}; "
+            "channels-first arrays need np.moveaxis(x, 1, -1), RGBA needs x[..., :3]"
+        )
+    if images.shape[0] == 0:
+        raise ValueError("empty batch: images has 0 rows, nothing to embed")
+    if images.shape[1] < 1 or images.shape[2] < 1:
+        raise ValueError(f"images have an empty spatial size: shape {images.shape}")
+    return np.ascontiguousarray(images)
+
+
+def _adapt_channels(x: torch.Tensor, want: int) -> torch.Tensor:
+    """Grey → RGB by repetition (what a 3-channel model sees of a grey photo); RGB → grey by BT.601 luma."""
+    have = x.shape[1]
+    if have == want:
+        return x
+    if have == 1 and want == 3:
+        return x.expand(-1, 3, -1, -1)
+    if have == 3 and want == 1:
+        w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        return (x * w).sum(dim=1, keepdim=True)
+    raise ValueError(f"cannot feed {have}-channel images to a {want}-channel model")
+
+
+# --------------------------------------------------------------------------------------------------
+# the small CNN trained here
+# --------------------------------------------------------------------------------------------------
+
+
+class SmallCNN(nn.Module):
+    """A four-block CNN for 32×32 images (≈0.1 M parameters, ≈4 M multiply-adds per image).
+
+    Each block is conv 3×3 → batch norm → ReLU, the first three followed by 2×2 max pooling
+    (32 → 16 → 8 → 4); a global average pool gives the embedding (``layer="flatten"``, ``widths[-1]``
+    dimensions) and a linear layer the class scores. Small enough to train in seconds on a CPU.
+    """
+
+    def __init__(self, in_channels: int = 3, n_classes: int = 10, widths: Sequence[int] = (16, 32, 64, 128)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = in_channels
+        for i, w in enumerate(widths):
+            block: list[nn.Module] = [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            if i < len(widths) - 1:
+                block.append(nn.MaxPool2d(2))
+            layers.append(nn.Sequential(*block))
+            c = w
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(c, n_classes)
+        self.in_channels = in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.flatten(self.pool(self.features(x))))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How ``"trained:<dataset>"`` trains its :class:`SmallCNN` (all of it enters the weight-cache hash).
+
+    ``n_train`` caps the training images (stratified subsample by the embedder's seed; ``None`` = all),
+    which keeps big data sets such as CIFAR-10 within a CPU budget. ``shift`` is the random translation
+    (pixels) used as augmentation.
+    """
+
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    size: int = 32
+    n_train: int | None = None
+    shift: int = 2
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, deterministic: bool = False) -> Iterator[None]:
+    """Seed torch's global RNGs (and, if asked, force deterministic kernels), restoring both afterwards.
+
+    A library must not leave global state changed behind the caller's back, hence fork_rng. The CPU
+    kernels used here are deterministic already (a test checks bitwise-equal training runs), and
+    ``use_deterministic_algorithms`` costs a multi-second import of torch._inductor, so it is switched
+    on only for CUDA, where cuDNN would otherwise pick non-deterministic algorithms.
+    """
+    was = torch.are_deterministic_algorithms_enabled()
+    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        if not deterministic:
+            yield
+            return
+        try:
+            # warn_only: a CUDA op without a deterministic kernel should not make training impossible
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was, warn_only=was_warn)
+
+
+def _random_shift(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Translate each image by its own random offset in [-shift, shift] (edge-replicated), vectorised."""
+    if shift <= 0:
+        return x
+    b, _, h, w = x.shape
+    xp = F.pad(x, (shift, shift, shift, shift), mode="replicate")
+    oy = torch.randint(0, 2 * shift + 1, (b,), generator=gen).to(x.device)
+    ox = torch.randint(0, 2 * shift + 1, (b,), generator=gen).to(x.device)
+    rows = (oy[:, None] + torch.arange(h, device=x.device))[:, :, None]  # (b, h, 1)
+    cols = (ox[:, None] + torch.arange(w, device=x.device))[:, None, :]  # (b, 1, w)
+    bi = torch.arange(b, device=x.device)[:, None, None]
+    return xp.permute(0, 2, 3, 1)[bi, rows, cols].permute(0, 3, 1, 2)
+
+
+def _to_float_input(images: np.ndarray, size: int, mean: torch.Tensor, std: torch.Tensor,
+                    in_channels: int, device: torch.device) -> torch.Tensor:
+    x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    x = _adapt_channels(x, in_channels)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
+@torch.inference_mode()
+def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
+    model.eval()
+    correct = 0
+    for s in range(0, x.shape[0], batch_size):
+        correct += int((model(x[s : s + batch_size]).argmax(1) == y[s : s + batch_size]).sum())
+    return correct / max(1, x.shape[0])
+
+
+def train_small_cnn(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    config: TrainConfig = TrainConfig(),
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    eval_images: np.ndarray | None = None,
+    eval_labels: np.ndarray | None = None,
+    progress: bool = False,
+) -> tuple[SmallCNN, dict[str, Any]]:
+    """Train a :class:`SmallCNN` on labelled ``uint8`` images; deterministic on CPU for a ``seed``.
+
+    Returns the model (eval mode, on ``device``) and an info dict: training seconds, train accuracy,
+    held-out accuracy on ``eval_images`` (if given), the input normalisation (``mean``, ``std``).
+    """
+    images = check_images(images)
+    labels = np.asarray(labels)
+    if labels.shape != (images.shape[0],) or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integers of shape ({images.shape[0]},), got {labels.dtype} {labels.shape}")
+    n_classes = int(labels.max()) + 1
+    dev = torch.device(device)
+    in_channels = images.shape[-1]
+    # per-channel statistics of the training pixels: the model sees standardised inputs
+    flat = images.reshape(-1, in_channels).astype(np.float64) / 255.0
+    mean = torch.tensor(flat.mean(0), dtype=torch.float32, device=dev)
+    std = torch.tensor(np.maximum(flat.std(0), 1e-3), dtype=torch.float32, device=dev)
+    x = _to_float_input(images, config.size, mean, std, in_channels, dev)
+    y = torch.from_numpy(labels.astype(np.int64)).to(dev)
+
+    t0 = time.perf_counter()
+    with _seeded(seed, deterministic=dev.type == "cuda"):
+        model = SmallCNN(in_channels, n_classes, config.widths).to(dev)
+        gen = torch.Generator().manual_seed(seed)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        steps_per_epoch = -(-x.shape[0] // config.batch_size)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, epochs=config.epochs,
+                                                    steps_per_epoch=steps_per_epoch)
+        from tqdm.auto import tqdm
+
+        for _ in tqdm(range(config.epochs), desc="training SmallCNN", disable=not progress, unit="epoch"):
+            model.train()
+            perm = torch.randperm(x.shape[0], generator=gen).to(dev)
+            for s in range(0, x.shape[0], config.batch_size):
+                idx = perm[s : s + config.batch_size]
+                xb = _random_shift(x[idx], config.shift, gen)
+                loss = F.cross_entropy(model(xb), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+    model.eval()
+    info: dict[str, Any] = {
+        "train_seconds": round(time.perf_counter() - t0, 3),
+        "n_train": int(x.shape[0]),
+        "n_classes": n_classes,
+        "train_accuracy": _accuracy(model, x, y),
+        "mean": mean.cpu().tolist(),
+        "std": std.cpu().tolist(),
+        "in_channels": in_channels,
+    }
+    if eval_images is not None and eval_labels is not None:
+        ex = _to_float_input(check_images(eval_images), config.size, mean, std, in_channels, dev)
+        ey = torch.from_numpy(np.asarray(eval_labels, dtype=np.int64)).to(dev)
+        info["test_accuracy"] = _accuracy(model, ex, ey)
+        info["n_test"] = int(ex.shape[0])
+    return model, info
+
+
+# --------------------------------------------------------------------------------------------------
+# the embedder
+# --------------------------------------------------------------------------------------------------
+
+
+def _default_layer(model: nn.Module) -> str:
+    """The input of the classification head: the graph node just before the last ``nn.Linear``.
+
+    That is the usual "penultimate layer" embedding: ``flatten`` for ResNets, the fc7 activation
+    (``classifier.5``) for VGG, the class token for ViT, ``flatten`` for :class:`SmallCNN`.
+    """
+    from torchvision.models.feature_extraction import get_graph_node_names
+
+    last_linear = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    _, nodes = get_graph_node_names(model)
+    if last_linear and last_linear[-1] in nodes:
+        i = nodes.index(last_linear[-1])
+        if i > 0:
+            return nodes[i - 1]
+    return nodes[-1]
+
+
+@dataclass
+class Embedder:
+    """Maps ``uint8`` image batches to ``float32 (N, D)`` embeddings. Build it with :func:`get_embedder`.
+
+    Attributes:
+        spec: the spec it was built from (``"trained:digits"``, ``"torchvision:resnet18"``, ...).
+        name: a short label for tables: the spec, plus ``@layer`` when the layer is not the default.
+        layer: the graph node whose output is the embedding.
+        seed: the seed of random weights / training.
+        device: the torch device the model runs on.
+        info: provenance (weights file, training time and accuracies, ...).
+    """
+
+    spec: str
+    name: str
+    layer: str
+    seed: int
+    device: torch.device
+    model: nn.Module = field(repr=False)
+    preprocess: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
+    identity: dict[str, Any] = field(repr=False)
+    pool: str = "avg"
+    default_batch_size: int = 256
+    info: dict[str, Any] = field(default_factory=dict, repr=False)
+    full_model: nn.Module | None = field(default=None, repr=False)
+    _dim: int | None = field(default=None, repr=False)
+
+    @property
+    def dim(self) -> int:
+        """Embedding dimension D (found with one tiny forward pass the first time it is asked)."""
+        if self._dim is None:
+            probe = np.zeros((1, 32, 32, 3), dtype=np.uint8)
+            self._dim = int(self._forward(probe).shape[1])
+        return self._dim
+
+    def cache_key(self, images: np.ndarray) -> str:
+        """Content hash naming the cache file of ``embed(images)``."""
+        return hash_config({"v": _CACHE_VERSION, "embedder": self.identity, "layer": self.layer,
+                            "pool": self.pool, "images": hash_array(images), "device": self.device.type,
+                            "torch": torch.__version__})
+
+    def _reduce(self, out: torch.Tensor) -> torch.Tensor:
+        if out.ndim == 2:
+            return out
+        if self.pool == "flatten":
+            return out.flatten(1)
+        # average over every axis but the batch and the feature axis: spatial maps (N, C, H, W) and
+        # token sequences (N, T, D) both become (N, features)
+        return out.mean(dim=tuple(range(2, out.ndim))) if out.ndim == 4 else out.mean(dim=1)
+
+    @torch.inference_mode()
+    def _forward(self, batch: np.ndarray) -> torch.Tensor:
+        if not batch.flags.writeable:  # torch.from_numpy warns on read-only memory (e.g. np.load mmap)
+            batch = batch.copy()
+        x = torch.from_numpy(batch).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        out = self.model(self.preprocess(x))[self.layer]
+        return self._reduce(out).float()
+
+    def embed(self, images: np.ndarray, batch_size: int | None = None, progress: bool = True,
+              cache: bool = True) -> np.ndarray:
+        """Embed a ``uint8`` batch: ``(N, H, W)`` or ``(N, H, W, C)`` with C in {1, 3} → ``float32 (N, D)``.
+
+        Grey images are repeated over three channels for RGB models (and RGB turned to luma for a
+        grey model). Runs in batches of ``batch_size`` (default: the model's) under inference mode.
+        With ``cache``, the result is stored under ``<seleak cache>/embeddings`` keyed by the images'
+        content and this embedder; a later call with the same images returns the stored array, and a
+        damaged file is silently recomputed.
+        """
+        images = check_images(images)
+        bs = int(batch_size or self.default_batch_size)
+        if bs < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        path = None
+        if cache:
+            path = cache_dir("embeddings") / f"{self.cache_key(images)}.npz"
+            hit = load_npz(path)
+            if hit is not None and "z" in hit and hit["z"].shape[0] == images.shape[0] and hit["z"].dtype == np.float32:
+                self._dim = int(hit["z"].shape[1])
+                return hit["z"]
+        from tqdm.auto import tqdm
+
+        n = images.shape[0]
+        out: np.ndarray | None = None
+        with tqdm(total=n, desc=self.name, unit="img", disable=not progress, leave=False) as bar:
+            for s in range(0, n, bs):
+                z = self._forward(images[s : s + bs]).cpu().numpy()
+                if out is None:
+                    out = np.empty((n, z.shape[1]), dtype=np.float32)
+                out[s : s + z.shape[0]] = z
+                bar.update(z.shape[0])
+        assert out is not None
+        if not np.isfinite(out).all():
+            raise FloatingPointError(f"{self.name}: non-finite values in the embedding")
+        self._dim = int(out.shape[1])
+        if path is not None:
+            atomic_save_npz(path, z=out)
+        return out
+
+    def available_layers(self) -> list[str]:
+        """Names of the graph nodes that can be passed as ``layer`` (eval-mode graph)."""
+        from torchvision.models.feature_extraction import get_graph_node_names
+
+        return get_graph_node_names(self.full_model)[1] if self.full_model is not None else [self.layer]
+
+
+def _build(spec: str, full: nn.Module, layer: str | None, seed: int, device: torch.device, pool: str,
+           preprocess: Callable[[torch.Tensor], torch.Tensor], identity: dict[str, Any],
+           info: dict[str, Any], batch_size: int) -> Embedder:
+    from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+
+    full = full.eval().to(device)
+    default = _default_layer(full)
+    chosen = layer or default
+    nodes = get_graph_node_names(full)[1]
+    if chosen not in nodes:
+        raise ValueError(f"layer {chosen!r} is not a node of {spec}; choose one of: {', '.join(nodes)}")
+    extractor = create_feature_extractor(full, return_nodes=[chosen]).eval()
+    name = spec if chosen == default else f"{spec}@{chosen}"
+    info = {**info, "default_layer": default}
+    return Embedder(spec=spec, name=name, layer=chosen, seed=seed, device=device, model=extractor,
+                    preprocess=preprocess, identity=identity, pool=pool, default_batch_size=batch_size,
+                    info=info, full_model=full)
+
+
+def _small_preprocess(size: int, mean: Sequence[float], std: Sequence[float], in_channels: int,
+                      device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+
+    def prep(x: torch.Tensor) -> torch.Tensor:
+        x = _adapt_channels(x.float().div(255.0), in_channels)
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return (x - m) / s
+
+    return prep
+
+
+def _torchvision_preprocess(weights: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The weights' own transforms (resize, centre crop, ImageNet normalisation), applied to a batch."""
+    tf = weights.transforms()
+
+    def prep(x: torch.Tensor) -> torch.Tensor:
+        return tf(_adapt_channels(x, 3).contiguous())
+
+    return prep
+
+
+def _state_hash(model: nn.Module) -> str:
+    return hash_config({k: hash_array(v.detach().cpu().numpy()) for k, v in model.state_dict().items()})
+
+
+def _torchvision_weights(arch: str, weights_name: str | None) -> Any:
+    from torchvision.models import get_model_weights, list_models
+    import torchvision.models as tvm
+
+    if arch not in list_models(module=tvm):
+        raise ValueError(f"unknown torchvision classification model {arch!r}; choose one of "
+                         f"{', '.join(list_models(module=tvm))}")
+    enum = get_model_weights(arch)
+    if weights_name is None:
+        return enum.DEFAULT
+    try:
+        return enum[weights_name]
+    except KeyError:
+        raise ValueError(f"{arch} has no weights {weights_name!r}; choose one of "
+                         f"{', '.join(w.name for w in enum)}") from None
+
+
+def _weights_path(weights: Any) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
+
+
+def _pretrained(arch: str, weights_name: str | None, download: bool) -> tuple[nn.Module, Any, Path]:
+    from torchvision.models import get_model
+
+    weights = _torchvision_weights(arch, weights_name)
+    path = _weights_path(weights)
+    if not path.exists() and not download:
+        raise FileNotFoundError(
+            f"pretrained weights {arch}:{weights.name} are not in the torch cache: looked for {path} "
+            f"(torch hub dir {torch.hub.get_dir()}, set by $TORCH_HOME). Fetch them once with "
+            f"get_embedder('torchvision:{arch}', download=True), or "
+            f"python -c \"import torchvision; torchvision.models.get_model('{arch}', weights='{weights.name}')\", "
+            f"or copy {weights.url} to that path on an offline machine"
+        )
+    # with the file present, torchvision loads it from the hub cache without touching the network
+    model = get_model(arch, weights=weights, progress=download)
+    return model, weights, path
+
+
+def available_specs() -> dict[str, str]:
+    """Spec patterns → what they mean (for help texts and notebooks)."""
+    return {
+        "trained:<dataset>": "SmallCNN trained here on load_dataset(<dataset>, split='train') labels (offline)",
+        "random:small": "SmallCNN with seeded random weights (control for trained:*)",
+        "torchvision:<arch>[:<WEIGHTS>]": "ImageNet-pretrained torchvision model, weights from $TORCH_HOME",
+        "random:<arch>": "torchvision architecture with seeded random weights (control)",
+    }
+
+
+def _trained_small(dataset: str, seed: int, device: torch.device, data_root: str | os.PathLike[str] | None,
+                   config: TrainConfig, progress: bool) -> tuple[SmallCNN, dict[str, Any]]:
+    ds = load_dataset(dataset, root=data_root, split="train", n=config.n_train, size=config.size, seed=seed)
+    if ds.labels is None:
+        raise ValueError(f"trained:{dataset} needs a labelled data set")
+    key = hash_config({"v": _CACHE_VERSION, "arch": "SmallCNN", "config": asdict(config), "seed": seed,
+                       "images": hash_array(ds.images), "labels": hash_array(ds.labels),
+                       "device": device.type, "torch": torch.__version__})
+    path = cache_dir("models") / f"small-{ds.name}-{key[:24]}.npz"
+    cached = load_npz(path)
+    if cached is not None and "meta" in cached:
+        try:
+            info = json.loads(str(cached["meta"]))
+            model = SmallCNN(info["in_channels"], info["n_classes"], config.widths)
+            state = {k[2:]: torch.from_numpy(v) for k, v in cached.items() if k.startswith("w/")}
+            model.load_state_dict(state, strict=True)
+            return model.eval().to(device), {**info, "weights_cache": str(path), "from_cache": True}
+        except Exception:  # a damaged or stale weights file is retrained, never fatal
+            pass
+    try:
+        test = load_dataset(dataset, root=data_root, split="test", size=config.size)
+        eval_x, eval_y = test.images, test.labels
+    except Exception:
+        eval_x = eval_y = None
+    model, info = train_small_cnn(ds.images, ds.labels, config=config, seed=seed, device=device,
+                                  eval_images=eval_x, eval_labels=eval_y, progress=progress)
+    info["dataset"] = ds.name
+    weights = {f"w/{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    atomic_save_npz(path, meta=np.array(json.dumps(info)), **weights)
+    return model, {**info, "weights_cache": str(path), "from_cache": False}
+
+
+def get_embedder(
+    spec: str,
+    layer: str | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    *,
+    pool: str = "avg",
+    download: bool = False,
+    data_root: str | os.PathLike[str] | None = None,
+    train_config: TrainConfig | None = None,
+    progress: bool = False,
+) -> Embedder:
+    """Build an embedder from a spec (see the module docstring).
+
+    Args:
+        spec: ``"trained:<dataset>"``, ``"random:small"``, ``"torchvision:<arch>[:<WEIGHTS>]"`` or
+            ``"random:<arch>"``.
+        layer: graph node to read (``Embedder.available_layers()`` lists them); default: the input of
+            the classification head (penultimate layer).
+        seed: seed of the random weights or of the training run (ignored by pretrained weights).
+        device: ``"cpu"`` or ``"cuda"``; never required to be a GPU.
+        pool: how a spatial (or token) output becomes a vector: ``"avg"`` (global mean) or ``"flatten"``.
+        download: let ``torchvision:*`` download missing weights into the torch cache.
+        data_root: root for ``trained:<torchvision data set>`` (see :func:`seleak.data.load_dataset`).
+        train_config: training settings for ``trained:*`` (default :class:`TrainConfig`).
+        progress: show a training progress bar.
+
+    Raises:
+        ValueError: malformed spec, unknown architecture, weights or layer.
+        FileNotFoundError: pretrained weights absent from the torch cache and ``download`` is false.
+    """
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ValueError(f"spec must look like 'kind:arg' with kind in trained/torchvision/random, got {spec!r}; "
+                         f"see available_specs()")
+    if pool not in ("avg", "flatten"):
+        raise ValueError(f"pool must be 'avg' or 'flatten', got {pool!r}")
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device; use device='cpu'")
+
+    if kind == "trained":
+        config = train_config or TrainConfig()
+        model, info = _trained_small(arg, seed, dev, data_root, config, progress)
+        prep = _small_preprocess(config.size, info["mean"], info["std"], info["in_channels"], dev)
+        identity = {"kind": "trained", "dataset": arg, "seed": seed, "weights": _state_hash(model),
+                    "mean": info["mean"], "std": info["std"], "size": config.size}
+        return _build(spec, model, layer, seed, dev, pool, prep, identity, info, 512)
+
+    if kind == "random" and arg.lower() == "small":
+        with _seeded(seed):
+            model = SmallCNN(3, 10)
+        # fixed mid-grey standardisation: no training data to estimate statistics from
+        prep = _small_preprocess(32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 3, dev)
+        identity = {"kind": "random", "arch": "small", "seed": seed, "weights": _state_hash(model)}
+        return _build(spec, model, layer, seed, dev, pool, prep, identity, {"weights": "random"}, 512)
+
+    if kind in ("torchvision", "random"):
+        arch, _, wname = arg.partition(":")
+        if kind == "torchvision":
+            model, weights, path = _pretrained(arch, wname or None, download)
+            identity = {"kind": "torchvision", "arch": arch, "weights": weights.name, "file": path.name}
+            info = {"weights": weights.name, "weights_file": str(path)}
+        else:
+            from torchvision.models import get_model
+
+            weights = _torchvision_weights(arch, wname or None)  # for its preprocessing only; no download
+            with _seeded(seed):
+                model = get_model(arch, weights=None)
+            identity = {"kind": "random", "arch": arch, "seed": seed, "transforms": weights.name}
+            info = {"weights": "random", "transforms_from": weights.name}
+        return _build(spec, model, layer, seed, dev, pool, _torchvision_preprocess(weights), identity, info, 64)
+
+    raise ValueError(f"unknown embedder kind {kind!r} in {spec!r}; use trained:, torchvision: or random:")
+
+
+# --------------------------------------------------------------------------------------------------
+# nearest-neighbour retrieval (an intuitive view of leakage in embedding space)
+# --------------------------------------------------------------------------------------------------
+
+
+def retrieval_accuracy(queries: np.ndarray, gallery: np.ndarray, top: Sequence[int] | int = 1,
+                       metric: str = "cosine", chunk: int = 1024) -> dict[int, float]:
+    """Fraction of queries whose own gallery row (row i for query i) is among their ``top`` nearest.
+
+    ``queries`` are, e.g., embeddings of encrypted images and ``gallery`` those of the plain originals;
+    chance level is ``top / N``. Ties with the true match are counted in the query's favour (a strict
+    "closer than" rank), so identical embeddings give accuracy 1.
+
+    Returns ``{k: accuracy}`` for each ``k`` in ``top``.
+    """
+    q = np.asarray(queries, dtype=np.float64)
+    g = np.asarray(gallery, dtype=np.float64)
+    if q.ndim != 2 or q.shape != g.shape:
+        raise ValueError(f"queries and gallery must be paired (N, D) arrays, got {q.shape} and {g.shape}")
+    ks = [top] if isinstance(top, (int, np.integer)) else list(top)
+    if metric == "cosine":
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+    elif metric != "euclidean":
+        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
+    g2 = (g * g).sum(1)
+    ranks = np.empty(q.shape[0], dtype=np.int64)
+    for s in range(0, q.shape[0], chunk):
+        qs = q[s : s + chunk]
+        d = g2[None, :] - 2.0 * qs @ g.T  # squared distance up to a per-row constant
+        own = d[np.arange(qs.shape[0]), np.arange(s, s + qs.shape[0])]
+        # tolerance: rounding in the expansion must not rank a duplicate "closer" than the match itself
+        ranks[s : s + chunk] = (d < own[:, None] - 1e-9 * (1.0 + np.abs(own[:, None]))).sum(1)
+    return {int(k): float((ranks < k).mean()) for k in ks}
+
+
+def neighbour_label_accuracy(queries: np.ndarray, gallery: np.ndarray, labels: np.ndarray,
+                             metric: str = "cosine") -> float:
+    """Class-level retrieval: how often the nearest *other* gallery row has query i's label.
+
+    Query i's own original (gallery row i) is excluded, so the score says whether an encrypted image
+    still lands among plain images of its class (what a trained CNN is built to keep), not whether it
+    is recognised individually (:func:`retrieval_accuracy`). Chance is the label distribution's
+    collision probability (about 1 / n_classes when balanced).
+    """
+    q = np.asarray(queries, dtype=np.float64)
+    g = np.asarray(gallery, dtype=np.float64)
+    y = np.asarray(labels)
+    if q.ndim != 2 or q.shape != g.shape or y.shape != (q.shape[0],):
+        raise ValueError(f"need paired (N, D) queries/gallery and (N,) labels, got {q.shape}, {g.shape}, {y.shape}")
+    if q.shape[0] < 2:
+        raise ValueError("need at least two rows")
+    if metric == "cosine":
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+    elif metric != "euclidean":
+        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
+    d = (g * g).sum(1)[None, :] - 2.0 * q @ g.T
+    np.fill_diagonal(d, np.inf)
+    return float((y[d.argmin(1)] == y).mean())
