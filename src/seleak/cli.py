@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:  # numpy is imported where it is used: `seleak --help` stays fast
+    import numpy as np
 
 EPILOG_BOOK = """examples:
   seleak book --profile quick                 # the main job: every chapter, then the HTML book
@@ -66,7 +70,357 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_book, _add_refresh]
+EPILOG_STUDY = """examples:
+  seleak study --profile quick --out results/quick          # the CPU study; rerun to resume
+  seleak study --profile full --out results/full --device cuda
+  seleak study --profile quick --out results/q --scheduler tcp://127.0.0.1:8786   # on a Dask cluster
+The table is written to OUT/results.csv (one row per data set, embedding, scheme, estimator and seed);
+cells already computed are read from OUT/cells/ and not computed again.
+"""
+
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "study",
+        help="run the leakage study of a profile and write OUT/results.csv",
+        description="Run (or resume) the study grid of a profile: encrypt, embed, estimate MI with "
+        "intervals and permutation p-values, and write one tidy table.",
+        epilog=EPILOG_STUDY,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--profile", default="quick", help="profile name in profiles/ or a YAML path (default: quick)")
+    p.add_argument("--out", required=True, help="output folder (results.csv, study.json, cells/)")
+    p.add_argument("--device", default=None, help="torch device (overrides the profile's)")
+    p.add_argument("--workers", type=int, default=None, help="local processes (overrides the profile's)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+    p.add_argument("--root", default=None, help="folder holding profiles/ (default: found from here)")
+    p.set_defaults(func=_cmd_study)
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from seleak.study import load_study, run_study
+
+    config = load_study(args.profile, args.root, device=args.device)
+    run = run_study(config, args.out, scheduler=args.scheduler, workers=args.workers)
+    print(f"{len(run.table)} rows, {run.computed} cells computed, {run.cached} read from cache, "
+          f"{run.seconds:.1f} s ({run.executor})")
+    print(f"results: {run.out / 'results.csv'}")
+    return 0
+
+
+EPILOG_KEYGEN = """examples:
+  seleak keygen secret.key                 # 128-bit key as hex text, file mode 0600
+  seleak keygen secret.key --bits 256
+  seleak keygen secret.bin --raw           # the raw key bytes instead of hex
+A key file holds the raw key (16, 24 or 32 bytes) or the same as hex digits; seleak reads both.
+The key itself is never printed.
+"""
+
+
+def _add_keygen(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "keygen",
+        help="write a fresh AES key (OS CSPRNG) to a new key file with permissions 0600",
+        description="Create a new AES key file from the operating system's CSPRNG. The file is created "
+        "with permissions 0600 and an existing file is never overwritten.",
+        epilog=EPILOG_KEYGEN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("key_file", metavar="KEY", help="path of the key file to create")
+    p.add_argument("--bits", type=int, choices=(128, 192, 256), default=128, help="key length (default: 128)")
+    p.add_argument("--raw", action="store_true", help="write raw bytes instead of hex text")
+    p.set_defaults(func=_cmd_keygen)
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from seleak.encryption import generate_key
+    from seleak.io_images import write_key_file
+
+    path = write_key_file(args.key_file, generate_key(args.bits // 8), raw=args.raw)
+    print(f"wrote a {args.bits}-bit key to {path} (mode 0600)")
+    return 0
+
+
+EPILOG_ENCRYPT = """examples:
+  seleak keygen secret.key
+  seleak encrypt photo.png photo.se.png --scheme msb:3 --key-file secret.key
+  seleak encrypt face.png face.se.png --scheme region:center:0.25 --key-file secret.key
+  seleak decrypt photo.se.png photo.back.png --key-file secret.key
+Schemes: full, msb:K, lsb:K, planes:P,P,..., region:box:Y0,X0,Y1,X1[@PLANES], region:center:F[@PLANES]
+(see seleak.encryption). The scheme, the nonce and a key check value (never the key) are stored in the
+output PNG's text chunks, so decrypt needs only the key. Grey (L), grey+alpha (LA), RGB and RGBA 8-bit
+PNGs are accepted; an alpha channel stays in the clear. The output is a lossless PNG.
+"""
+
+
+def _add_encrypt(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "encrypt",
+        help="selectively encrypt a PNG (AES-CTR); scheme and nonce go into the output's metadata",
+        description="Selectively encrypt one 8-bit PNG image with AES-CTR under the key in KEY and write a "
+        "lossless PNG that carries the scheme, the nonce and a key check value in its metadata.",
+        epilog=EPILOG_ENCRYPT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", metavar="IN.png", help="the plain image")
+    p.add_argument("output", metavar="OUT.png", help="the encrypted image to write")
+    p.add_argument("--scheme", required=True, help="scheme spec, e.g. msb:3, lsb:2, full, region:center:0.25")
+    p.add_argument("--key-file", required=True, metavar="KEY", help="key file (raw or hex); see seleak keygen")
+    p.set_defaults(func=_cmd_encrypt)
+
+
+def _split_alpha(pixels: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Colour samples as one image of a batch, and the alpha channel (kept in the clear) if any."""
+    if mode in ("LA", "RGBA"):
+        colour, alpha = pixels[..., :-1], pixels[..., -1:]
+        return (colour[..., 0] if mode == "LA" else colour)[None], alpha
+    return pixels[None], None
+
+
+def _join_alpha(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    import numpy as np
+
+    img = colour[0]
+    if alpha is None:
+        return img
+    return np.concatenate([img if img.ndim == 3 else img[..., None], alpha], axis=-1)
+
+
+def _cmd_encrypt(args: argparse.Namespace) -> int:
+    from seleak.encryption import encrypt, parse_scheme
+    from seleak.io_images import FORMAT_VERSION, META_PREFIX, key_check_value, read_key_file, read_png, write_png
+
+    key = read_key_file(args.key_file)
+    scheme = parse_scheme(args.scheme)
+    if not scheme.is_pixel_scheme:
+        # a DCT-domain ciphertext needs its coefficients to decrypt exactly; a PNG holds pixels only
+        raise ValueError(f"scheme {scheme.spec!r} does not encrypt pixel bits; a PNG cannot carry it exactly "
+                         "(use the Python API and Ciphertext.save for DCT schemes)")
+    src = read_png(args.input)
+    if src.seleak_meta:
+        raise ValueError(f"{args.input} is already a seleak-encrypted image (scheme "
+                         f"{src.seleak_meta.get('scheme', '?')}); decrypt it first")
+    colour, alpha = _split_alpha(src.pixels, src.mode)
+    ct = encrypt(colour, key, scheme)
+    meta = {
+        "format": FORMAT_VERSION,
+        "scheme": scheme.spec,
+        "nonce": ct.nonces[0].tobytes().hex(),
+        "mode": src.mode,
+        "kcv": key_check_value(key),
+    }
+    if alpha is not None:
+        meta["alpha"] = "clear"
+    write_png(args.output, _join_alpha(ct.images, alpha), src.mode, {META_PREFIX + k: v for k, v in meta.items()})
+    print(f"encrypted {args.input} -> {args.output} ({scheme.spec}, {src.mode} "
+          f"{src.pixels.shape[1]}x{src.pixels.shape[0]})")
+    return 0
+
+
+EPILOG_DECRYPT = """examples:
+  seleak decrypt photo.se.png photo.png --key-file secret.key
+The scheme and nonce are read from IN.png's metadata (written by seleak encrypt). A wrong key is
+detected (key check value) before anything is written; a PNG without seleak metadata is refused.
+"""
+
+
+def _add_decrypt(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "decrypt",
+        help="decrypt a PNG written by seleak encrypt (exact round trip)",
+        description="Decrypt a PNG written by 'seleak encrypt' with the key in KEY; the result is exactly "
+        "the original image.",
+        epilog=EPILOG_DECRYPT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", metavar="IN.png", help="an image written by seleak encrypt")
+    p.add_argument("output", metavar="OUT.png", help="the decrypted image to write")
+    p.add_argument("--key-file", required=True, metavar="KEY", help="key file (raw or hex)")
+    p.set_defaults(func=_cmd_decrypt)
+
+
+def _cmd_decrypt(args: argparse.Namespace) -> int:
+    import hmac
+
+    import numpy as np
+
+    from seleak.encryption import Ciphertext, decrypt, parse_scheme
+    from seleak.io_images import FORMAT_VERSION, key_check_value, read_key_file, read_png, write_png
+
+    src = read_png(args.input)
+    meta = src.seleak_meta
+    if not meta:
+        raise ValueError(f"{args.input} carries no seleak metadata (scheme, nonce); it was not written by "
+                         "seleak encrypt, or its text chunks were stripped by another program")
+    missing = [k for k in ("format", "scheme", "nonce", "mode", "kcv") if k not in meta]
+    if missing:
+        raise ValueError(f"{args.input}: incomplete seleak metadata, missing {', '.join(missing)}")
+    if meta["format"] != FORMAT_VERSION:
+        raise ValueError(f"{args.input}: seleak metadata format {meta['format']!r}, this version reads {FORMAT_VERSION!r}")
+    if meta["mode"] != src.mode:
+        raise ValueError(f"{args.input}: the image is {src.mode} but was encrypted as {meta['mode']}; "
+                         "it was converted after encryption and cannot be decrypted exactly")
+    key = read_key_file(args.key_file)
+    if not hmac.compare_digest(key_check_value(key), meta["kcv"]):
+        raise ValueError(f"wrong key: {args.key_file} is not the key {args.input} was encrypted with")
+    try:
+        nonce = np.frombuffer(bytes.fromhex(meta["nonce"]), dtype=np.uint8)[None]
+    except ValueError:
+        raise ValueError(f"{args.input}: the nonce in the metadata is not hexadecimal") from None
+    scheme = parse_scheme(meta["scheme"])
+    colour, alpha = _split_alpha(src.pixels, src.mode)
+    plain = decrypt(Ciphertext(colour, nonce, scheme), key)
+    write_png(args.output, _join_alpha(plain, alpha), src.mode)
+    print(f"decrypted {args.input} -> {args.output} ({scheme.spec})")
+    return 0
+
+
+EPILOG_LEAK = """examples:
+  seleak leak plain/ cipher/ --estimator gaussian --estimator ksg:k=5,pca_dim=8
+  seleak leak plain.npz cipher.npz --estimator ksg --embedding trained:digits --permutations 200 --out t.csv
+  seleak leak plain.npz cipher.npz --estimator gaussian --embedding pixels --pca 16
+PLAIN and CIPHER are two folders of images paired by file name, or two .npz files whose array 'images'
+(uint8, N x H x W [x C]) is paired by row. --embedding takes a seleak.embedding spec (trained:digits,
+torchvision:resnet18, random:small, ...) or 'pixels': the flattened pixel values, no network (fast;
+pair it with --pca). An estimator is NAME or NAME:SETTING=VALUE,... (settings of
+seleak.estimators.get_estimator). The interval is a bootstrap interval (seleak.stats.interval), the
+p-value a permutation test of independence (seleak.stats.permutation_test).
+"""
+
+
+def _add_leak(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "leak",
+        help="estimate the MI between plain and encrypted images in an embedding space",
+        description="Embed paired plain and encrypted images and estimate their mutual information with "
+        "one or more estimators, each with a bootstrap interval and a permutation p-value.",
+        epilog=EPILOG_LEAK,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("plain", metavar="PLAIN", help="folder of plain images or .npz file (array 'images')")
+    p.add_argument("cipher", metavar="CIPHER", help="folder of encrypted images or .npz file, paired with PLAIN")
+    p.add_argument("--estimator", action="append", required=True, metavar="NAME[:K=V,...]",
+                   help="MI estimator, e.g. gaussian, ksg:k=5 (repeatable)")
+    p.add_argument("--embedding", default="trained:digits",
+                   help="embedder spec, or 'pixels' for flattened pixels (default: trained:digits)")
+    p.add_argument("--pca", type=int, default=None, metavar="DIM",
+                   help="project each side separately to its first DIM principal components before estimating")
+    p.add_argument("--permutations", type=int, default=200, help="permutations of the independence test (default: 200)")
+    p.add_argument("--bootstrap", type=int, default=100,
+                   help="bootstrap resamples of the interval (0: no interval; default: 100); neural estimators "
+                   "use an interval over 5 seeds instead")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (default: 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seed of embedder, estimators and resampling (default: 0)")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.add_argument("--out", default=None, metavar="TABLE.csv", help="also write the table as CSV")
+    p.set_defaults(func=_cmd_leak)
+
+
+def _parse_estimator(text: str) -> tuple[str, dict[str, Any]]:
+    """``"ksg:k=5,pca_dim=8"`` -> ``("ksg", {"k": 5, "pca_dim": 8})``; values read as Python literals."""
+    import ast
+
+    name, _, rest = text.partition(":")
+    settings: dict[str, Any] = {}
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"estimator setting {item!r} in {text!r} is not KEY=VALUE")
+        try:
+            settings[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            settings[key.strip()] = value.strip()  # a bare word such as transform=rank
+    return name.strip(), settings
+
+
+def _load_pair(plain: str, cipher: str) -> tuple[np.ndarray, np.ndarray]:
+    from seleak.io_images import load_image_set
+
+    names_x, x = load_image_set(plain)
+    names_y, y = load_image_set(cipher)
+    if Path(plain).is_dir() != Path(cipher).is_dir():
+        raise ValueError("PLAIN and CIPHER must both be folders or both be .npz files")
+    if Path(plain).is_dir():
+        common = sorted(set(names_x) & set(names_y))
+        only = sorted(set(names_x) ^ set(names_y))
+        if only:
+            raise ValueError(f"{len(only)} file(s) have no partner in the other folder, e.g. {only[:3]}; "
+                             "images are paired by file name")
+        x = x[[names_x.index(n) for n in common]]
+        y = y[[names_y.index(n) for n in common]]
+    if x.shape != y.shape:
+        raise ValueError(f"plain images {x.shape} and encrypted images {y.shape} must have the same shape")
+    return x, y
+
+
+def _cmd_leak(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from seleak import stats
+    from seleak._io import atomic_write_text
+    from seleak.estimators import get_estimator, project
+    from seleak.study import informative_columns
+
+    if args.permutations < 1:
+        raise ValueError(f"--permutations must be >= 1, got {args.permutations}")
+    if args.bootstrap < 0:
+        raise ValueError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    specs = [_parse_estimator(e) for e in args.estimator]
+    x_img, y_img = _load_pair(args.plain, args.cipher)
+    if args.embedding == "pixels":
+        # no network: each image is its vector of pixel values (exact, fast, high-dimensional)
+        zx = x_img.reshape(len(x_img), -1).astype(np.float32)
+        zy = y_img.reshape(len(y_img), -1).astype(np.float32)
+    else:
+        from seleak.embedding import get_embedder
+
+        emb = get_embedder(args.embedding, seed=args.seed, device=args.device)
+        zx = emb.embed(x_img, progress=False)
+        zy = emb.embed(y_img, progress=False)
+    # dead units (constant columns) carry no information and the estimators refuse them: drop them,
+    # each side on its own, as the study does
+    zx, zy = informative_columns(zx), informative_columns(zy)
+    dims = f"D = {zx.shape[1]}/{zy.shape[1]} informative"
+    if args.pca is not None:
+        if args.pca < 1:
+            raise ValueError(f"--pca must be >= 1, got {args.pca}")
+        # once, before the permutation test: each side's PCA is fitted on its own rows, so it does not
+        # depend on the pairing and the test stays valid (and no permutation pays for an SVD)
+        zx, zy = project(zx, zy, args.pca)
+        dims += f", PCA to {zx.shape[1]}/{zy.shape[1]}"
+    rows = []
+    for name, settings in specs:
+        probe = get_estimator(name)  # validates the name before any work
+        if "seed" in probe.settings:
+            settings.setdefault("seed", args.seed)
+        if "device" in probe.settings:
+            settings.setdefault("device", args.device)
+        est = get_estimator(name, **settings)
+        test = stats.permutation_test(est, zx, zy, n_permutations=args.permutations, seed=args.seed)
+        low = high = float("nan")
+        how = "none"
+        if args.bootstrap:
+            iv = stats.interval(est, zx, zy, estimate=test.estimate, n_boot=args.bootstrap, level=args.level,
+                                seed=args.seed)
+            low, high, how = iv.low, iv.high, iv.method
+        r = test.estimate
+        rows.append({"estimator": name, "n": r.n, "mi_nats": r.nats, "mi_bits": r.bits, "ci_low": float(low),
+                     "ci_high": float(high), "p_value": float(test.p_value), "interval": how,
+                     "settings": ",".join(f"{k}={v}" for k, v in sorted(r.settings.items()))})
+    table = pd.DataFrame(rows)
+    print(f"{len(zx)} image pairs, embedding {args.embedding} ({dims}), "
+          f"{args.permutations} permutations, {int(args.level * 100)}% intervals")
+    print(table.drop(columns="settings").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.out:
+        atomic_write_text(args.out, table.to_csv(index=False))
+        print(f"table: {args.out}")
+    return 0
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_book, _add_study, _add_refresh, _add_keygen, _add_encrypt, _add_decrypt, _add_leak,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
