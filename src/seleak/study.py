@@ -54,7 +54,7 @@ STUDY_KEYS = {
     "seeds": "list of seeds, or a count (0..count-1): each seed is a fresh key and estimator seed",
     "permutations": "permutations of the significance test",
     "bootstrap": "subsamples for the intervals of the non-neural estimators",
-    "neural_seeds": "critics (seeds) behind the interval of a neural estimate",
+    "neural_seeds": "critics (seeds, trained together) behind the interval of a neural estimate",
     "level": "confidence level of the intervals",
     "alpha": "significance level for the 'significant' column",
     "device": "torch device for embedders and neural estimators",
@@ -89,7 +89,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Bump when a change to the computation changes cached numbers.
-CACHE_VERSION = "cell-v1"
+CACHE_VERSION = "cell-v2"
 
 
 class StudyConfigError(ValueError):
@@ -382,9 +382,7 @@ def informative_columns(z: np.ndarray, min_fraction: float = 0.02) -> np.ndarray
 def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarray,
                   degenerate: bool = False) -> dict[str, Any]:
     from seleak import stats
-    from seleak.estimators import EstimatorDivergedError, get_estimator
-
-    from seleak.estimators import project
+    from seleak.estimators import EstimatorDivergedError, get_estimator, project
 
     g = cell.grid
     settings = dict(spec.settings)
@@ -400,8 +398,13 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
         settings.setdefault("device", g.device)
     est = get_estimator(spec.name, **settings)
     t0 = time.perf_counter()
+    neural = bool(getattr(est, "fixed_critic_null", False))
     try:
-        test = stats.permutation_test(est, zx, zy, n_permutations=g.permutations, seed=cell.seed)
+        if neural:  # estimate, permutation null and seed interval from one batched training
+            test, (low, high) = stats.neural_test(est, zx, zy, n_permutations=g.permutations, level=g.level,
+                                                  seeds=range(cell.seed, cell.seed + g.neural_seeds))
+        else:
+            test = stats.permutation_test(est, zx, zy, n_permutations=g.permutations, seed=cell.seed)
     except (ValueError, EstimatorDivergedError) as err:
         if not degenerate:
             raise
@@ -413,10 +416,7 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
             "settings": json.dumps(est.settings, sort_keys=True, default=str),
             "flags": f"degenerate: f(X) = f(SE(X)), I is infinite ({err})", "wall_s": time.perf_counter() - t0,
         }
-    if getattr(est, "fixed_critic_null", False):  # neural: the spread of critics trained from other seeds
-        low, high = stats.seed_interval(est, zx, zy, seeds=range(cell.seed, cell.seed + g.neural_seeds),
-                                        level=g.level)
-    else:
+    if not neural:
         # centred half-sample subsampling: resampling with replacement duplicates rows, which inflates
         # MI estimates, so percentile bootstrap intervals can miss the estimate altogether
         low, high = stats.bootstrap_interval(est, zx, zy, n_boot=g.bootstrap, level=g.level, seed=cell.seed,

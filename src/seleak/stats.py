@@ -1,0 +1,336 @@
+"""Uncertainty and significance for MI estimates: permutation tests, intervals, verdicts.
+
+* :func:`permutation_test` — is the estimate larger than it would be under independence?
+  ``p = (b + 1) / (m + 1)``, ``b`` the number of the ``m`` permuted values at least as large as the
+  observed one (Phipson & Smyth 2010: never zero, exact level). Non-neural estimators are re-run
+  on ``(x, y[perm])``; neural ones keep their trained critic and re-evaluate it on permuted held-out
+  pairs (valid because the critic never saw those pairs — see ``seleak.estimators.neural``).
+* :func:`bootstrap_interval` — for the non-neural estimators: by default half-size subsamples
+  without replacement (centred on the full-sample estimate), because resampling *with*
+  replacement duplicates rows, and duplicated rows inflate MI estimates (zero-distance neighbours
+  for KSG, fewer occupied cells for histograms); the classical percentile bootstrap on request.
+* :func:`seed_interval` — for the neural ones: the spread over training seeds (split,
+  initialisation, mini-batches), all seeds trained together in one batched model.
+* :func:`interval` picks the right one; :func:`verdict` turns ``p`` (and an interval) into
+  ``"leaks"`` / ``"no evidence of leakage"`` at a stated level; :func:`holm` adjusts a family of
+  p-values (one per scheme or k of a study).
+
+Nothing here knows about images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+from scipy import stats as _sps
+
+from .estimators import NeuralEstimator, check_pair
+from .estimators.base import Estimator, MIEstimate
+
+__all__ = [
+    "PermutationResult",
+    "Interval",
+    "Verdict",
+    "permutation_test",
+    "bootstrap_interval",
+    "seed_interval",
+    "interval",
+    "verdict",
+    "holm",
+    "LEAKS",
+    "NO_EVIDENCE",
+]
+
+LEAKS = "leaks"
+NO_EVIDENCE = "no evidence of leakage"
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    return int(seed)
+
+
+def _check_level(level: float) -> float:
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    return float(level)
+
+
+@dataclass(frozen=True)
+class PermutationResult:
+    """Outcome of :func:`permutation_test`.
+
+    ``estimate`` is the observed :class:`MIEstimate`; ``null`` the ``n_permutations`` values under
+    permuted ``y``; ``p_value = (b + 1) / (m + 1)`` (one-sided: large MI is evidence of dependence);
+    ``method`` is ``"re-estimate"`` or ``"fixed-critic"``.
+    """
+
+    estimate: MIEstimate
+    p_value: float
+    null: np.ndarray = field(repr=False)
+    n_permutations: int
+    method: str
+    seed: int
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        """``p_value <= alpha``."""
+        return self.p_value <= _check_level(alpha)
+
+
+def permutation_test(
+    est: Estimator, x: Any, y: Any, n_permutations: int = 200, seed: int = 0, method: str = "auto"
+) -> PermutationResult:
+    """Permutation test of independence with estimator ``est`` as the statistic.
+
+    ``method="auto"`` uses ``"fixed-critic"`` for neural estimators (one training, ``m`` cheap
+    evaluations on permuted held-out pairs) and ``"re-estimate"`` for the others (``m`` estimates on
+    ``(x, y[perm])``, each permutation drawn from ``seed``). A neural estimator can be forced to
+    ``"re-estimate"`` (``m`` trainings: slow, but tests the whole procedure).
+    """
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
+        raise ValueError(f"n_permutations must be an int >= 1, got {n_permutations!r}")
+    seed = _check_seed(seed)
+    if method not in ("auto", "re-estimate", "fixed-critic"):
+        raise ValueError(f"method must be 'auto', 're-estimate' or 'fixed-critic', got {method!r}")
+    neural = isinstance(est, NeuralEstimator)
+    if method == "fixed-critic" and not neural:
+        raise ValueError(f"method='fixed-critic' needs a neural estimator, not {est.name!r}")
+    if method == "auto":
+        method = "fixed-critic" if neural else "re-estimate"
+    if method == "fixed-critic":
+        obs = est.estimate_many([(x, y)], n_permutations=int(n_permutations), permutation_seed=seed)[0]  # type: ignore[attr-defined]
+        assert obs.null is not None
+        null = np.asarray(obs.null, dtype=np.float64)
+    else:
+        xa, ya = check_pair(x, y, min_n=2, name=est.name)
+        obs = est.estimate(xa, ya)
+        rng = np.random.default_rng(seed)
+        null = np.array([est.estimate(xa, ya[rng.permutation(len(ya))]).nats for _ in range(n_permutations)])
+    b = int(np.sum(null >= obs.nats))
+    p = (b + 1) / (len(null) + 1)
+    return PermutationResult(obs, p, null, int(n_permutations), method, seed)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval ``[low, high]`` at ``level`` around ``estimate`` (nats).
+
+    ``method`` says how it was made (``"bootstrap-percentile"``, ``"subsample"``, ``"seeds-t"``);
+    ``replicates`` are the underlying values.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    method: str
+    replicates: np.ndarray = field(repr=False)
+
+    def __iter__(self):  # ``low, high = interval(...)``
+        return iter((self.low, self.high))
+
+    @property
+    def bits(self) -> tuple[float, float, float]:
+        """``(estimate, low, high)`` in bits."""
+        return tuple(v / math.log(2) for v in (self.estimate, self.low, self.high))  # type: ignore[return-value]
+
+
+def bootstrap_interval(
+    est: Estimator,
+    x: Any,
+    y: Any,
+    n_boot: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+    scheme: str = "auto",
+    estimate: MIEstimate | None = None,
+) -> Interval:
+    """Resampling interval for a non-neural estimator.
+
+    ``scheme="bootstrap"``: rows drawn with replacement, percentile interval.
+    ``scheme="subsample"``: half-size subsamples without replacement; the deviations from their
+    mean are scaled by ``sqrt(m/N)`` (Politis–Romano subsampling for a sqrt-N-consistent statistic)
+    and added to the full-sample estimate. A variance interval: it does not correct bias.
+    ``"auto"`` (default): ``subsample`` — with-replacement resamples duplicate rows, which inflates
+    MI estimates (zero-distance neighbours for KSG, fewer occupied cells for the histogram), so a
+    percentile interval can even miss the estimate.
+    ``estimate``: the full-sample estimate if already computed (e.g. ``permutation_test(...).estimate``).
+    """
+    if isinstance(est, NeuralEstimator):
+        raise TypeError("bootstrap_interval is for non-neural estimators; use seed_interval (or interval)")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise ValueError(f"n_boot must be an int >= 2, got {n_boot!r}")
+    level = _check_level(level)
+    seed = _check_seed(seed)
+    if scheme not in ("auto", "bootstrap", "subsample"):
+        raise ValueError(f"scheme must be 'auto', 'bootstrap' or 'subsample', got {scheme!r}")
+    if scheme == "auto":
+        scheme = "subsample"
+    xa, ya = check_pair(x, y, min_n=2, name=est.name)
+    n = len(xa)
+    full = est.estimate(xa, ya).nats if estimate is None else float(estimate.nats)
+    rng = np.random.default_rng(seed)
+    reps = []
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    if scheme == "bootstrap":
+        for _ in range(n_boot):
+            idx = rng.integers(0, n, n)
+            try:
+                reps.append(est.estimate(xa[idx], ya[idx]).nats)
+            except ValueError:  # a resample can make a column constant on tiny data; skip it
+                continue
+        r = np.asarray(reps)
+        low, high = np.quantile(r, [lo_q, hi_q])
+        method = "bootstrap-percentile"
+    else:
+        m = n // 2
+        for _ in range(n_boot):
+            idx = rng.choice(n, m, replace=False)
+            try:
+                reps.append(est.estimate(xa[idx], ya[idx]).nats)
+            except ValueError:
+                continue
+        r = np.asarray(reps)
+        dev = math.sqrt(m / n) * (r - r.mean())
+        low, high = full + np.quantile(dev, lo_q), full + np.quantile(dev, hi_q)
+        method = "subsample"
+    if len(r) < max(2, n_boot // 2):
+        raise ValueError(f"{est.name}: too few valid resamples ({len(r)} of {n_boot}); give more data")
+    return Interval(full, float(low), float(high), level, method, r)
+
+
+def seed_interval(
+    est: Estimator, x: Any, y: Any, seeds: Sequence[int] = (0, 1, 2, 3, 4), level: float = 0.95
+) -> Interval:
+    """Seed-repeat interval for a neural estimator: one critic per seed (different split,
+    initialisation and mini-batches), trained together; ``mean ± t_{k-1} s / sqrt(k)``.
+
+    It measures the optimisation-and-split variability of the procedure on this sample, not the
+    sampling variability of the data.
+    """
+    if not isinstance(est, NeuralEstimator):
+        raise TypeError("seed_interval is for neural estimators; use bootstrap_interval (or interval)")
+    level = _check_level(level)
+    seeds = [_check_seed(s) for s in seeds]
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seed_interval needs at least 2 distinct seeds, got {seeds!r}")
+    res = est.estimate_many([(x, y)] * len(seeds), seeds=seeds)
+    return _t_interval(np.array([e.nats for e in res]), level)
+
+
+def _t_interval(r: np.ndarray, level: float) -> Interval:
+    """``mean ± t_{k-1} s / sqrt(k)`` over the seeds' estimates ``r``."""
+    mean = float(r.mean())
+    half = float(_sps.t.ppf(0.5 + level / 2, len(r) - 1) * r.std(ddof=1) / math.sqrt(len(r)))
+    return Interval(mean, mean - half, mean + half, level, "seeds-t", r)
+
+
+def neural_test(
+    est: Estimator, x: Any, y: Any, n_permutations: int = 200, seeds: Sequence[int] = (0, 1, 2),
+    level: float = 0.95,
+) -> tuple[PermutationResult, Interval]:
+    """Permutation test and seed interval of a neural estimator from **one** batched training.
+
+    The critics of all ``seeds`` are trained together; the first seed's critic gives the estimate and
+    its fixed-critic permutation null (as :func:`permutation_test`), all of them give the interval (as
+    :func:`seed_interval`). Same numbers as calling the two separately, at the cost of one training.
+    """
+    if not isinstance(est, NeuralEstimator):
+        raise TypeError("neural_test is for neural estimators; use permutation_test and bootstrap_interval")
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
+        raise ValueError(f"n_permutations must be an int >= 1, got {n_permutations!r}")
+    level = _check_level(level)
+    seeds = [_check_seed(s) for s in seeds]
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"neural_test needs at least 2 distinct seeds, got {seeds!r}")
+    res = est.estimate_many([(x, y)] * len(seeds), seeds=seeds, n_permutations=int(n_permutations),
+                            permutation_seed=seeds[0])
+    obs = res[0]
+    null = np.asarray(obs.null, dtype=np.float64)
+    p = (int(np.sum(null >= obs.nats)) + 1) / (len(null) + 1)
+    test = PermutationResult(obs, p, null, int(n_permutations), "fixed-critic", seeds[0])
+    return test, _t_interval(np.array([e.nats for e in res]), level)
+
+
+def interval(
+    est: Estimator,
+    x: Any,
+    y: Any,
+    level: float = 0.95,
+    seed: int = 0,
+    n: int | None = None,
+    *,
+    estimate: MIEstimate | None = None,
+    n_boot: int | None = None,
+    n_seeds: int | None = None,
+) -> Interval:
+    """The interval that fits ``est``: :func:`seed_interval` (``n_seeds`` seeds from ``seed``,
+    default 5) for neural estimators, :func:`bootstrap_interval` (``n_boot`` resamples, default 200,
+    re-using ``estimate`` when given) otherwise. ``n`` sets whichever count applies.
+    The result unpacks as ``low, high = interval(...)``."""
+    if isinstance(est, NeuralEstimator):
+        k = n_seeds or n or 5
+        return seed_interval(est, x, y, seeds=range(seed, seed + k), level=level)
+    b = n_boot or n or 200
+    return bootstrap_interval(est, x, y, n_boot=b, level=level, seed=seed, estimate=estimate)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``label`` is ``"leaks"`` or ``"no evidence of leakage"``; ``text`` says why, with the level."""
+
+    label: str
+    leaks: bool
+    alpha: float
+    p_value: float
+    text: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def verdict(
+    estimate: float | MIEstimate,
+    p_value: float,
+    alpha: float = 0.05,
+    interval: Interval | None = None,
+    require_positive_interval: bool = False,
+) -> Verdict:
+    """``"leaks"`` when ``p_value <= alpha`` (and, if ``require_positive_interval``, the interval's
+    lower end is above 0); else ``"no evidence of leakage"``.
+
+    The permutation p-value is the decision: it has exact level ``alpha`` whatever the estimator's
+    bias. The interval is reported; demanding it to exclude 0 is stricter and only meaningful for
+    estimators whose bias under independence is ~0 (Gaussian with bias correction, KSG).
+    "No evidence" is not evidence of no leakage: it is relative to this estimator and sample size.
+    """
+    alpha = _check_level(alpha)
+    if not (isinstance(p_value, (int, float)) and 0 < p_value <= 1):
+        raise ValueError(f"p_value must be in (0, 1], got {p_value!r}")
+    nats = float(estimate.nats if isinstance(estimate, MIEstimate) else estimate)
+    if require_positive_interval and interval is None:
+        raise ValueError("require_positive_interval=True needs an interval")
+    leaks = p_value <= alpha and (not require_positive_interval or interval.low > 0)  # type: ignore[union-attr]
+    ci = (
+        f", {interval.level:.0%} interval [{interval.low:.3g}, {interval.high:.3g}]" if interval is not None else ""
+    )
+    label = LEAKS if leaks else NO_EVIDENCE
+    text = f"{label} at level {alpha:g}: estimate {nats:.3g} nats{ci}, permutation p = {p_value:.3g}"
+    return Verdict(label, leaks, alpha, float(p_value), text)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (controls the family-wise error)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    if p.ndim != 1 or ((p <= 0) | (p > 1)).any():
+        raise ValueError("p_values must be a 1-D sequence of values in (0, 1]")
+    order = np.argsort(p)
+    m = p.size
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
