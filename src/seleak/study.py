@@ -89,7 +89,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Bump when a change to the computation changes cached numbers.
-CACHE_VERSION = "cell-v2"
+CACHE_VERSION = "cell-v3"
 
 
 class StudyConfigError(ValueError):
@@ -345,18 +345,20 @@ def _family_and_k(scheme: Any) -> tuple[str, float]:
 
 
 def _pixel_view(plain: np.ndarray, cipher: np.ndarray, scheme: Any) -> dict[str, Any]:
+    """Pixel-level MI (plug-in with Miller–Madow correction, and exact where it has a closed form) and
+    the classic SE metrics of the encrypted images."""
     from seleak import metrics
 
-    row: dict[str, Any] = {"pixel_mi_bits": float(metrics.pixel_mi_plugin(plain, cipher))}
+    classic = metrics.classic_metrics(plain, cipher)
+    row: dict[str, Any] = {}
+    for out, key in (("pixel_mi_bits", "mi_plugin_mm_bits"), ("entropy_bits", "entropy_cipher"),
+                     ("corr_h", "corr_h_cipher"), ("npcr", "npcr"), ("uaci", "uaci"), ("psnr_db", "psnr"),
+                     ("ssim", "ssim")):
+        row[out] = float(classic[key])
     try:
         row["pixel_mi_exact_bits"] = float(metrics.pixel_mi_exact(plain, scheme))
     except (TypeError, ValueError, NotImplementedError):
         row["pixel_mi_exact_bits"] = float("nan")  # defined for bit-plane schemes only
-    classic = metrics.classic_metrics(plain, cipher)
-    for out, key in (("entropy_bits", "entropy"), ("corr_h", "corr_horizontal"), ("npcr", "npcr"),
-                     ("uaci", "uaci"), ("psnr_db", "psnr"), ("ssim", "ssim")):
-        value = classic.get(key, float("nan"))
-        row[out] = float(value) if value is not None else float("nan")
     return row
 
 
@@ -570,7 +572,7 @@ def run_study(
     progress: bool = True,
 ) -> StudyRun:
     """Run (or resume) a study and write ``OUT/results.csv``; return the tidy table."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain bars: tqdm.auto wants ipywidgets inside notebooks
 
     out_path = Path(out)
     out_path.mkdir(parents=True, exist_ok=True)
@@ -641,10 +643,12 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """
     grouped = table.groupby(KEYS, dropna=False, sort=False)
     out = grouped.agg(
-        mi_nats=("mi_nats", "mean"), mi_sd=("mi_nats", "std"), mi_min=("mi_nats", "min"),
+        estimator_name=("estimator_name", "first"), mi_nats=("mi_nats", "mean"), mi_sd=("mi_nats", "std"), mi_min=("mi_nats", "min"),
         mi_max=("mi_nats", "max"), ci_low=("ci_low", "min"), ci_high=("ci_high", "max"),
         p_value=("p_value", "max"), bound_nats=("bound_nats", "first"), degenerate=("degenerate", "all"),
         pixel_mi_bits=("pixel_mi_bits", "mean"), pixel_mi_exact_bits=("pixel_mi_exact_bits", "mean"),
+        entropy_bits=("entropy_bits", "mean"), corr_h=("corr_h", "mean"), npcr=("npcr", "mean"),
+        uaci=("uaci", "mean"), psnr_db=("psnr_db", "mean"), ssim=("ssim", "mean"),
         seeds=("seed", "nunique"), n=("n", "first"), wall_s=("wall_s", "sum"),
     ).reset_index()
     out["ci_low"] = np.minimum(out["ci_low"], out["mi_min"])
@@ -668,7 +672,7 @@ def findings(table: pd.DataFrame, *, family: str = "msb", strong: float = 0.01, 
     """
     s = summarize(table if block is None else table[table["block"] == block])
     checks = []
-    for (ds, emb, est), g in s.groupby(["dataset", "embedding", "estimator"], sort=True):
+    for (blk, ds, emb, est), g in s.groupby(["block", "dataset", "embedding", "estimator"], sort=True):
         fam = g[g["family"] == family].sort_values("k")
         for k in (1, 2):
             row = fam[fam["k"] == k]
@@ -676,21 +680,21 @@ def findings(table: pd.DataFrame, *, family: str = "msb", strong: float = 0.01, 
                 continue
             r = row.iloc[0]
             if bool(r["saturated"]):
-                checks.append((ds, emb, est, f"significant at {family}:{k}", True,
+                checks.append((blk, ds, emb, est, f"significant at {family}:{k}", True,
                                f"skipped: saturated ({r['mi_nats']:.2f} of {r['bound_nats']:.2f} nats)"))
                 continue
-            checks.append((ds, emb, est, f"significant at {family}:{k}", bool(r["p_value"] < strong),
+            checks.append((blk, ds, emb, est, f"significant at {family}:{k}", bool(r["p_value"] < strong),
                            f"p = {r['p_value']:.4f}, I = {r['mi_nats']:.3f} nats"))
         full = g[g["family"] == "full"]
         if not full.empty:
             r = full.iloc[0]
-            checks.append((ds, emb, est, "no evidence under full", bool(r["p_value"] > weak),
+            checks.append((blk, ds, emb, est, "no evidence under full", bool(r["p_value"] > weak),
                            f"p = {r['p_value']:.3f}, I = {r['mi_nats']:.3f} nats"))
         fam = fam[fam["k"] >= 1]  # k = 0 is degenerate: f(X) = f(SE(X))
         if len(fam) >= 2:
             mean, high, ks = fam["mi_nats"].to_numpy(), fam["ci_high"].to_numpy(), fam["k"].to_numpy()
             bad = [f"k={int(ks[i])}->{int(ks[i + 1])}: {mean[i + 1]:.3f} > {high[i]:.3f}"
                    for i in range(len(ks) - 1) if mean[i + 1] > high[i] + 1e-9]
-            checks.append((ds, emb, est, f"non-increasing in k ({family})", not bad,
+            checks.append((blk, ds, emb, est, f"non-increasing in k ({family})", not bad,
                            "; ".join(bad) or f"{len(ks)} values, k={int(ks[0])}..{int(ks[-1])}"))
-    return pd.DataFrame(checks, columns=["dataset", "embedding", "estimator", "check", "passed", "detail"])
+    return pd.DataFrame(checks, columns=["block", "dataset", "embedding", "estimator", "check", "passed", "detail"])

@@ -1,0 +1,215 @@
+"""The study grid: profiles are validated, runs resume, Dask gives the local table, findings hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seleak import study
+from seleak.study import StudyConfigError, config_from_mapping, load_study, read_results, run_study
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Small and fast: random-weight CNN (no training), Gaussian + KSG, two seeds.
+SMALL = {
+    "datasets": ["digits"],
+    "n": 160,
+    "embeddings": ["random:small"],
+    "schemes": ["msb:1", "msb:4", "full"],
+    "estimators": {"gaussian": {"pca_dim": 4}, "ksg": {"k": 3, "pca_dim": 2}},
+    "seeds": [0, 1],
+    "permutations": 19,
+    "bootstrap": 10,
+}
+
+VOLATILE = ["wall_s"]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SELEAK_CACHE", str(tmp_path_factory.getbasetemp() / "seleak-cache"))
+
+
+def _stable(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns=VOLATILE).reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": 1}, r"unknown key\(s\) \['colour'\]; valid keys: alpha, blocks"),
+        ({"schemes": ["msb:9"]}, r"bad scheme 'msb:9'"),
+        ({"schemes": ["rot13"]}, r"bad scheme 'rot13'"),
+        ({"estimators": {"mystery": {}}}, r"unknown estimator 'mystery'.*valid: .*ksg"),
+        ({"estimators": {"ksg": {"kk": 3}}}, r"estimator 'ksg'.*kk"),
+        ({"datasets": ["imagenet-21k"]}, r"unknown data set 'imagenet-21k'; valid: .*digits"),
+        ({"blocks": [{"name": "b", "workers": 2}]}, r"block 'b' has unknown or misplaced key\(s\) \['workers'\]"),
+        ({"seeds": []}, r"'seeds' is empty"),
+    ],
+)
+def test_bad_profiles_are_rejected_with_the_valid_names(change: dict, message: str) -> None:
+    with pytest.raises(StudyConfigError, match=message):
+        config_from_mapping({**SMALL, **change})
+
+
+def test_unknown_profile_lists_profiles() -> None:
+    with pytest.raises(FileNotFoundError, match="Profiles that exist: .*quick"):
+        load_study("no-such-profile", REPO)
+
+
+def test_scheme_ranges_expand() -> None:
+    config = config_from_mapping({**SMALL, "schemes": ["msb:0..2", "lsb:1"]})
+    assert config.grids[0].schemes == ("msb:0", "msb:1", "msb:2", "lsb:1")
+
+
+def test_table_is_tidy_and_has_the_binding_columns(tmp_path: Path) -> None:
+    run = run_study(config_from_mapping(SMALL), tmp_path, progress=False)
+    table = read_results(tmp_path)
+    for col in ["dataset", "embedding", "scheme", "k", "estimator", "seed", "mi_nats", "ci_low", "ci_high",
+                "p_value"]:
+        assert col in table.columns
+    assert len(table) == 3 * 2 * 2  # schemes x estimators x seeds
+    assert not table.duplicated(["dataset", "embedding", "scheme", "estimator", "seed"]).any()
+    assert np.isfinite(table["mi_nats"]).all()
+    assert (table["ci_low"] <= table["ci_high"]).all()
+    assert ((table["p_value"] > 0) & (table["p_value"] <= 1)).all()
+    assert run.computed == 6 and run.cached == 0
+
+
+def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path: Path, monkeypatch) -> None:
+    config = config_from_mapping(SMALL)
+    real = study._estimate_row
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 5:  # the machine "dies" in the middle of the third cell
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(study, "_estimate_row", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, tmp_path, progress=False)
+    assert not (tmp_path / "results.csv").exists()
+    written = sorted((tmp_path / "cells").glob("[!p]*.json"))
+    assert len(written) == 5  # every finished estimate was kept, atomically
+
+    counted = {"n": 0}
+
+    def counting(*args, **kwargs):
+        counted["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(study, "_estimate_row", counting)
+    run = run_study(config, tmp_path, progress=False)
+    assert counted["n"] == 12 - 5  # only the missing estimates
+    assert run.computed == 4 and run.cached == 2
+
+    # a changed setting touches only its own rows
+    counted["n"] = 0
+    changed = config_from_mapping({**SMALL, "estimators": {"gaussian": {"pca_dim": 4}, "ksg": {"k": 5, "pca_dim": 2}}})
+    run_study(changed, tmp_path, progress=False)
+    assert counted["n"] == 6  # ksg in every cell; gaussian read from the cache
+
+    # a damaged cache file is recomputed, not fatal
+    victim = next((tmp_path / "cells").glob("[!p]*.json"))
+    victim.write_text("{truncated")
+    counted["n"] = 0
+    run_study(changed, tmp_path, progress=False)
+    assert counted["n"] == 1
+
+
+def test_same_seed_gives_the_same_table(tmp_path: Path) -> None:
+    config = config_from_mapping({**SMALL, "seeds": [3]})
+    a = run_study(config, tmp_path / "a", progress=False).table
+    b = run_study(config, tmp_path / "b", progress=False).table
+    pd.testing.assert_frame_equal(_stable(a), _stable(b))
+
+
+def test_dask_cluster_gives_the_local_table(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    config = config_from_mapping({**SMALL, "seeds": [0]})
+    local = run_study(config, tmp_path / "local", progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        remote = run_study(config, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+    assert remote.executor.startswith("dask tcp://127.0.0.1")
+    pd.testing.assert_frame_equal(_stable(local.table), _stable(remote.table))
+
+
+def test_local_processes_give_the_serial_table(tmp_path: Path) -> None:
+    config = config_from_mapping({**SMALL, "seeds": [0]})
+    serial = run_study(config, tmp_path / "serial", progress=False)
+    parallel = run_study(config, tmp_path / "parallel", workers=2, progress=False)
+    pd.testing.assert_frame_equal(_stable(serial.table), _stable(parallel.table))
+
+
+def _synthetic(values: dict[str, tuple[float, float]], estimator: str = "gaussian") -> pd.DataFrame:
+    """A study table with one seed: scheme -> (estimate, p-value); intervals of +-0.05."""
+    rows = []
+    for scheme, (mi, p) in values.items():
+        fam, _, k = scheme.partition(":")
+        rows.append({"block": "b", "dataset": "d", "embedding": "e", "scheme": scheme, "family": fam,
+                     "k": float(k) if k else float("nan"), "estimator": estimator, "estimator_name": estimator,
+                     "seed": 0, "n": 100, "mi_nats": mi, "ci_low": mi - 0.05, "ci_high": mi + 0.05,
+                     "p_value": p, "bound_nats": 10.0, "degenerate": False})
+    return study.tidy(rows)
+
+
+def test_findings_pass_on_a_table_that_shows_them() -> None:
+    table = _synthetic({"msb:1": (1.0, 0.005), "msb:2": (0.4, 0.005), "msb:3": (0.1, 0.2), "full": (0.0, 0.6)})
+    checks = study.findings(table)
+    assert checks["passed"].all() and len(checks) == 4
+
+
+def test_findings_fail_where_the_table_contradicts_them() -> None:
+    table = _synthetic({"msb:1": (1.0, 0.005), "msb:2": (0.4, 0.2), "msb:3": (0.9, 0.005), "full": (0.3, 0.01)})
+    failed = set(study.findings(table).query("not passed")["check"])
+    assert failed == {"significant at msb:2", "no evidence under full", "non-increasing in k (msb)"}
+
+
+def test_saturated_estimators_are_exempt_from_the_significance_check() -> None:
+    table = _synthetic({"msb:1": (9.8, 0.5), "msb:2": (0.4, 0.005)})  # bound 10: saturated at k=1
+    checks = study.findings(table).set_index("check")
+    assert checks.loc["significant at msb:1", "passed"] and "saturated" in checks.loc["significant at msb:1", "detail"]
+
+
+def test_summary_interval_covers_every_seed() -> None:
+    rows = _synthetic({"msb:1": (1.0, 0.005)})
+    other = rows.assign(seed=1, mi_nats=1.5, ci_low=1.45, ci_high=1.55, p_value=0.02)
+    s = study.summarize(pd.concat([rows, other]))
+    r = s.iloc[0]
+    assert r["mi_nats"] == pytest.approx(1.25) and r["ci_low"] == pytest.approx(0.95)
+    assert r["ci_high"] == pytest.approx(1.55) and r["p_value"] == pytest.approx(0.02) and r["seeds"] == 2
+
+
+def test_msb_findings_hold_on_a_small_study(tmp_path: Path) -> None:
+    """The expected findings at CI size: MSB leakage significant at k = 1, 2, none under full
+    encryption, estimates non-increasing in k (Gaussian and KSG estimators, random-weight CNN)."""
+    config = config_from_mapping({
+        "datasets": ["digits"], "n": 400, "embeddings": ["random:small"], "seeds": [0],
+        "schemes": ["msb:1..4", "full"], "permutations": 199, "bootstrap": 20,
+        "estimators": {"gaussian": {"pca_dim": 8}, "ksg": {"k": 3, "pca_dim": 4}},
+    })
+    checks = study.findings(run_study(config, tmp_path, progress=False).table)
+    assert len(checks) == 2 * 4
+    assert checks["passed"].all(), checks.query("not passed").to_string()
+
+
+# A finding the data contradict, and why (see chapter 4): the plug-in estimator sees one principal
+# component of each embedding, and at N = 1000 it lacks the power to detect the ~0.1 nats that the Gaussian,
+# KSG and neural estimators all find at k = 2 (p < 0.01 for each of them).
+KNOWN_QUICK_FAILURES = {("paper", "plugin", "significant at msb:2")}
+
+
+@pytest.mark.slow
+def test_quick_profile_findings(tmp_path: Path) -> None:
+    """The findings on the quick profile (the book's main job), for every estimator."""
+    run = run_study(load_study("quick", REPO), tmp_path, progress=False)
+    checks = study.findings(run.table)
+    failed = {(r.block, r.estimator, r.check) for r in checks.itertuples() if not r.passed}
+    assert len(checks) > 20
+    assert failed == KNOWN_QUICK_FAILURES, checks.query("not passed").to_string()
