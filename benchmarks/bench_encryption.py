@@ -22,17 +22,11 @@ from Crypto.Cipher import AES
 
 from seleak._io import atomic_write_text
 from seleak.encryption import DCT, BitPlanes, Full, Region, decrypt, encrypt
+from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 TARGET = 0.7
 
 
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,17 +29,11 @@ from sklearn.feature_selection import mutual_info_regression
 from seleak._io import atomic_write_text
 from seleak.estimators import get_estimator
 from seleak.estimators.groundtruth import correlated_gaussian
+from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 OUT = Path(__file__).resolve().parent / "results" / "estimators.json"
 
 
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def bench_ksg(ns: list[int], repeats: int) -> list[dict]:

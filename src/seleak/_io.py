@@ -129,3 +129,21 @@ def read_profile(name: str, root: str | os.PathLike[str] | None = None) -> tuple
     if not isinstance(data, dict):
         raise ValueError(f"profile {path} must be a mapping, got {type(data).__name__}")
     return data, path
+
+
+_BLAS_CONTROLLER = None
+
+
+def one_blas_thread():
+    """A context manager that runs numpy's BLAS on one thread.
+
+    The matrices of the estimators are small, and once torch has run in a process its OpenMP workers
+    keep spinning and starve multi-threaded BLAS: a 1000x128 SVD took 2.2 s instead of 0.03 s. The
+    controller (which scans the loaded libraries) is built once, so entering costs microseconds.
+    """
+    global _BLAS_CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")

@@ -213,7 +213,9 @@ def _keystream_chunks(
 _IMAGES_EXPECTED = "a numpy uint8 array of shape (N, H, W) or (N, H, W, C)"
 
 
-def _check_images(images: Any, name: str = "images") -> np.ndarray:
+def check_images(images: Any, name: str = "images") -> np.ndarray:
+    """``images`` as a contiguous uint8 array (N, H, W) or (N, H, W, C); else a TypeError/ValueError that
+    says what was expected and how to convert."""
     if not isinstance(images, np.ndarray):
         raise TypeError(f"{name} must be {_IMAGES_EXPECTED}; got {type(images).__name__}")
     if images.dtype != np.uint8:
@@ -229,6 +231,9 @@ def _check_images(images: Any, name: str = "images") -> np.ndarray:
     if any(s == 0 for s in images.shape[1:]):
         raise ValueError(f"{name} must have non-empty H, W (and C); got shape {images.shape}")
     return np.ascontiguousarray(images)
+
+
+_check_images = check_images
 
 
 def _check_nonces(nonces: Any, n: int) -> np.ndarray:

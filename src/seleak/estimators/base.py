@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from seleak._io import one_blas_thread
+
 __all__ = [
     "MIEstimate",
     "Estimator",
@@ -175,9 +177,10 @@ def project(
     if int(dx) < 1 or int(dy) < 1:
         raise ValueError(f"project: dim must be >= 1, got {dim!r}")
     out = []
-    for a, d in ((xa, int(dx)), (ya, int(dy))):
-        d = min(d, a.shape[1], a.shape[0])
-        out.append(_pca(a, d, whiten))
+    with one_blas_thread():
+        for a, d in ((xa, int(dx)), (ya, int(dy))):
+            d = min(d, a.shape[1], a.shape[0])
+            out.append(_pca(a, d, whiten))
     return out[0], out[1]
 
 
@@ -226,7 +229,8 @@ class Estimator:
         """Estimate ``I(X; Y)`` in nats from paired rows of ``x`` and ``y``."""
         t0 = time.perf_counter()
         xa, ya = check_pair(x, y, min_n=self.min_n, name=self.name)
-        value, details = self._estimate(xa, ya)
+        with one_blas_thread():
+            value, details = self._estimate(xa, ya)
         if not math.isfinite(value):
             raise EstimatorDivergedError(f"{self.name}: produced {value!r} on this input")
         return MIEstimate(
