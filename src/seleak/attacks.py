@@ -55,9 +55,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
+
+from seleak.encryption import check_images as _check_images
 
 if TYPE_CHECKING:  # pandas and torch are imported where used: importing seleak.attacks stays light
     import pandas as pd
@@ -73,6 +75,10 @@ __all__ = [
     "recognition_attack",
     "label_entropy",
     "attack_table",
+    "attack_measures",
+    "RankCorrelation",
+    "spearman_bootstrap",
+    "rank_correlations",
     "REPLACEMENT_METHODS",
 ]
 
@@ -86,21 +92,6 @@ _FEATURES = ("both", "bitplanes", "pixels")
 # --------------------------------------------------------------------------------------------------
 # input checks and the scheme's bit mask
 # --------------------------------------------------------------------------------------------------
-
-
-def _check_images(images: Any, label: str = "images") -> np.ndarray:
-    if not isinstance(images, np.ndarray):
-        raise TypeError(f"{label} must be a numpy uint8 array (N, H, W) or (N, H, W, C), got {type(images).__name__}")
-    if images.dtype != np.uint8:
-        raise TypeError(
-            f"{label} must be uint8 (8-bit pixels), got {images.dtype}; "
-            "convert with np.clip(a, 0, 255).astype(np.uint8) if the values are pixel levels"
-        )
-    if images.ndim not in (3, 4):
-        raise ValueError(f"{label} must have shape (N, H, W) or (N, H, W, C), got shape {images.shape}")
-    if images.shape[0] == 0 or images.shape[1] == 0 or images.shape[2] == 0:
-        raise ValueError(f"{label} is empty (shape {images.shape})")
-    return images
 
 
 def _scheme_obj(scheme: Any) -> Any:
@@ -786,6 +777,8 @@ def attack_table(
     prior_mean: float = 127.5,
     device: str = "cpu",
     threads: int | None = None,
+    sweeps: int = 60,
+    recognition_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Encrypt ``images`` with every scheme and run every attack; one tidy ``pandas.DataFrame``.
 
@@ -794,7 +787,9 @@ def attack_table(
     mi_lower_bound_raw_nats, seed, wall_time_s`` (NaN where a column does not apply to the attack).
     The encryption nonces are derived from ``seed`` (study mode: reproducible, never for real data).
     Replacement rows are skipped for schemes that do not act on pixel bits; recognition rows need
-    ``labels``. ``prior_mean`` goes to the reconstructions, ``threads`` to the recognition attack.
+    ``labels``. ``prior_mean`` and ``sweeps`` go to the reconstructions, ``threads`` to the recognition
+    attack; ``recognition_options`` (e.g. ``{"features": "pixels", "lr": 3e-3, "batch_size": 32}``) are
+    further keyword arguments of :func:`recognition_attack`.
     """
     import pandas as pd
 
@@ -802,6 +797,10 @@ def attack_table(
 
     imgs = _check_images(images)
     methods = tuple(methods)
+    rec_opts = dict(recognition_options or {})
+    clash = sorted(set(rec_opts) & {"scheme", "seed", "epochs", "device", "threads", "se_images", "labels"})
+    if clash:
+        raise ValueError(f"recognition_options may not set {clash}: they are arguments of attack_table itself")
     rows: list[dict[str, Any]] = []
     for s in schemes:
         scheme = _scheme_obj(s)
@@ -809,13 +808,14 @@ def attack_table(
         se = ct.images
         # replacing bits means nothing for schemes that do not XOR pixel bits (DCT)
         pixel = getattr(scheme, "is_pixel_scheme", True)
-        reps = replacement_attack(imgs, se, scheme, methods=methods, prior_mean=prior_mean) if pixel else []
+        reps = (replacement_attack(imgs, se, scheme, methods=methods, sweeps=sweeps, prior_mean=prior_mean)
+                if pixel else [])
         for r in reps:
             rows.append({"attack": "replacement" if r.method in _CONSTANT else "reconstruction", **r.to_row(),
                          "seed": seed})
         if recognition and labels is not None:
             rec = recognition_attack(se, labels, scheme=scheme, seed=seed, epochs=epochs, device=device,
-                                     threads=threads)
+                                     threads=threads, **rec_opts)
             row = rec.to_row()
             row.update(attack="recognition", method=f"cnn-{rec.features}", oracle=False)
             rows.append(row)
@@ -823,3 +823,145 @@ def attack_table(
             "chance", "cross_entropy_nats", "label_entropy_nats", "mi_lower_bound_nats",
             "mi_lower_bound_raw_nats", "seed", "wall_time_s"]
     return pd.DataFrame(rows).reindex(columns=cols)
+
+
+# --------------------------------------------------------------------------------------------------
+# attack success against leakage estimates: one row per setting, and rank correlations
+# --------------------------------------------------------------------------------------------------
+
+
+def attack_measures(table: pd.DataFrame) -> pd.DataFrame:
+    """The long table of :func:`attack_table` → one row per (scheme, seed), one column per measure.
+
+    Columns: ``scheme, k, seed`` then ``psnr_mid, ssim_mid`` (blind constant replacement),
+    ``psnr_oracle, ssim_oracle`` (best constant per image: an upper bound, not an attack),
+    ``psnr_rec, ssim_rec, rec_method`` (the reconstruction, ``"unwrap"`` or ``"smooth"``),
+    ``accuracy, chance, label_mi_nats`` (the recognition attack and its clipped bound ``H(Y) - CE``)
+    and ``label_mi_raw_nats``. A measure an attack did not produce (no replacement for DCT schemes, no
+    recognition without labels) is NaN. PSNR is ``inf`` where every image was recovered exactly.
+    """
+    import pandas as pd
+
+    if table.empty:
+        raise ValueError("the attack table is empty")
+    keys = ["scheme", "seed"]
+    out = table[keys + ["k"]].drop_duplicates(keys).set_index(keys)
+    rep = table[table["attack"] == "replacement"]
+    for method in ("mid", "oracle"):
+        part = rep[rep["method"] == method].set_index(keys)
+        out[f"psnr_{method}"] = part["psnr_db"]
+        out[f"ssim_{method}"] = part["ssim"]
+    part = table[table["attack"] == "reconstruction"].set_index(keys)
+    out["psnr_rec"], out["ssim_rec"], out["rec_method"] = part["psnr_db"], part["ssim"], part["method"]
+    part = table[table["attack"] == "recognition"].set_index(keys)
+    out["accuracy"], out["chance"] = part["accuracy"], part["chance"]
+    out["label_mi_nats"] = part["mi_lower_bound_nats"]
+    out["label_mi_raw_nats"] = part["mi_lower_bound_raw_nats"]
+    out = out.reset_index()
+    return out[["scheme", "k", "seed"] + [c for c in out.columns if c not in ("scheme", "k", "seed")]].astype(
+        {c: float for c in out.columns if c.startswith(("psnr", "ssim", "accuracy", "chance", "label_mi"))}
+    )
+
+
+@dataclass(frozen=True)
+class RankCorrelation:
+    """Spearman's rank correlation of paired points, with a bootstrap interval.
+
+    Attributes:
+        rho: Spearman's rho of the ``n`` points (NaN when one side is constant).
+        low, high: percentile interval at ``level`` of rho over ``n_boot`` resamples of the points.
+        p_value: scipy's p-value of rho (t approximation; indicative only for a dozen points).
+        n: number of points used (pairs where both values are not NaN).
+        n_boot: resamples drawn; ``n_valid``: those where rho was defined (a resample repeating a single
+            point or ties on one side has no rank correlation and is left out).
+        level: confidence level.
+    """
+
+    rho: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+    n_boot: int
+    n_valid: int
+    level: float
+
+
+def _rank_rows(a: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(a, axis=-1)  # average ranks for ties; inf ranks last, as it should
+
+
+def spearman_bootstrap(
+    x: Any, y: Any, *, n_boot: int = 999, level: float = 0.95, seed: int = 0,
+) -> RankCorrelation:
+    """Spearman's rho between ``x`` and ``y`` and a percentile bootstrap interval.
+
+    The resampled unit is the **point** (one pair ``(x_i, y_i)``, e.g. one scheme setting): ``n_boot``
+    resamples of the ``n`` points with replacement (seeded by ``seed``), rho of each, and the central
+    ``level`` percentile interval. Pairs with a NaN on either side are dropped first; ``±inf`` is kept
+    (it ranks first or last). With few points the interval is wide, which is the honest answer.
+    """
+    from scipy.stats import spearmanr
+
+    xa = np.asarray(x, dtype=np.float64).ravel()
+    ya = np.asarray(y, dtype=np.float64).ravel()
+    if xa.shape != ya.shape:
+        raise ValueError(f"x and y must be paired: got {xa.size} and {ya.size} values")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
+    keep = ~(np.isnan(xa) | np.isnan(ya))
+    xa, ya = xa[keep], ya[keep]
+    n = int(xa.size)
+    nan = float("nan")
+    if n < 3:
+        return RankCorrelation(nan, nan, nan, nan, n, int(n_boot), 0, float(level))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant side: rho is NaN, said by the NaN itself
+        res = spearmanr(xa, ya)
+    rho, p = float(res.statistic), float(res.pvalue)
+    idx = np.random.default_rng(seed).integers(0, n, size=(int(n_boot), n))
+    rx, ry = _rank_rows(xa[idx]), _rank_rows(ya[idx])
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
+    valid = den > 0
+    boot = (rx * ry).sum(axis=1)[valid] / den[valid]
+    if boot.size:
+        low, high = (float(v) for v in np.quantile(boot, [(1 - level) / 2, (1 + level) / 2]))
+    else:
+        low = high = nan
+    return RankCorrelation(rho, low, high, p, n, int(n_boot), int(valid.sum()), float(level))
+
+
+def rank_correlations(
+    points: pd.DataFrame,
+    x_columns: Sequence[str],
+    y_columns: Sequence[str],
+    *,
+    n_boot: int = 999,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`spearman_bootstrap` for every pair (x column, y column) of ``points`` (one row per point).
+
+    Returns one tidy row per pair: ``x, y, rho, low, high, p_value, n, n_valid``. Every pair uses the
+    same ``seed``, so pairs measured on the same points share their resamples.
+    """
+    import pandas as pd
+
+    missing = sorted(set(x_columns) - set(points.columns) | set(y_columns) - set(points.columns))
+    if missing:
+        raise ValueError(f"points has no column(s) {missing}; columns: {list(points.columns)}")
+    rows = []
+    for xc in x_columns:
+        for yc in y_columns:
+            r = spearman_bootstrap(points[xc], points[yc], n_boot=n_boot, level=level, seed=seed)
+            rows.append({"x": xc, "y": yc, "rho": r.rho, "low": r.low, "high": r.high, "p_value": r.p_value,
+                         "n": r.n, "n_valid": r.n_valid})
+    return pd.DataFrame(rows)
