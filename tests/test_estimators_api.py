@@ -162,3 +162,22 @@ def test_project_is_separate_pca_and_a_lower_bound():
     with pytest.raises(ValueError):
         project(x, y, 0)
     assert project(x, y, (2, 4))[1].shape == (3000, 4)
+
+
+def test_constant_columns_are_dropped_when_the_estimator_projects_first() -> None:
+    """Dead units of an embedding are harmless before a PCA projection: dropped, same estimate."""
+    from seleak.estimators import get_estimator
+    from seleak.estimators.groundtruth import correlated_gaussian
+    from seleak.stats import permutation_test
+
+    x, y, _ = correlated_gaussian(400, 3, 0.5, seed=4)
+    xc = np.hstack([x, np.zeros((400, 2))])  # two dead units
+    yc = np.hstack([np.full((400, 1), 7.0), y])
+    est = get_estimator("gaussian", pca_dim=2)
+    assert est.estimate(xc, yc).nats == pytest.approx(est.estimate(x, y).nats, abs=1e-9)
+    assert permutation_test(est, xc, yc, n_permutations=19, seed=0).p_value == pytest.approx(
+        permutation_test(est, x, y, n_permutations=19, seed=0).p_value)
+    with pytest.raises(ValueError, match="constant column"):  # no projection: still refused
+        get_estimator("gaussian").estimate(xc, yc)
+    with pytest.raises(ValueError, match="every column of x is constant"):
+        est.estimate(np.zeros((400, 2)), y)

@@ -106,7 +106,7 @@ def permutation_test(
         assert obs.null is not None
         null = np.asarray(obs.null, dtype=np.float64)
     else:
-        xa, ya = check_pair(x, y, min_n=2, name=est.name)
+        xa, ya = check_pair(x, y, min_n=2, name=est.name, drop_constant=est.projects)
         obs = est.estimate(xa, ya)
         rng = np.random.default_rng(seed)
         null = np.array([est.estimate(xa, ya[rng.permutation(len(ya))]).nats for _ in range(n_permutations)])
@@ -170,7 +170,7 @@ def bootstrap_interval(
         raise ValueError(f"scheme must be 'auto', 'bootstrap' or 'subsample', got {scheme!r}")
     if scheme == "auto":
         scheme = "subsample"
-    xa, ya = check_pair(x, y, min_n=2, name=est.name)
+    xa, ya = check_pair(x, y, min_n=2, name=est.name, drop_constant=est.projects)
     n = len(xa)
     full = est.estimate(xa, ya).nats if estimate is None else float(estimate.nats)
     rng = np.random.default_rng(seed)

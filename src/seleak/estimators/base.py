@@ -109,12 +109,17 @@ def _as_2d_float(a: Any, label: str) -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
-def check_pair(x: Any, y: Any, *, min_n: int = 2, name: str = "estimator") -> tuple[np.ndarray, np.ndarray]:
+def check_pair(
+    x: Any, y: Any, *, min_n: int = 2, name: str = "estimator", drop_constant: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate a paired sample and return float64 ``(N, dx)``, ``(N, dy)`` copies-or-views.
 
     Raises ``TypeError`` for non-numeric input, ``ValueError`` for a wrong shape, NaN/inf, a
     different number of rows in ``x`` and ``y``, fewer than ``min_n`` rows, or a constant column
-    (a constant carries no information and breaks every scale-based estimator).
+    (a constant carries no information and breaks every scale-based estimator). With
+    ``drop_constant`` (used when the data are projected first, where a constant column is harmless:
+    the dead units of a CNN embedding, say) constant columns are dropped instead; a side left with no
+    column is still an error.
     """
     xa = _as_2d_float(x, "x")
     ya = _as_2d_float(y, "y")
@@ -134,11 +139,15 @@ def check_pair(x: Any, y: Any, *, min_n: int = 2, name: str = "estimator") -> tu
                 f"{int(rows[0])}); remove or impute them before estimating MI"
             )
         const = np.flatnonzero(np.ptp(arr, axis=0) == 0)
-        if const.size:
+        if drop_constant and const.size == arr.shape[1]:
+            raise ValueError(f"every column of {label} is constant: it carries no information about anything")
+        if const.size and not drop_constant:
             raise ValueError(
                 f"{label} has constant column(s) {const[:10].tolist()}: a constant carries no "
-                "information; drop it before estimating MI"
+                "information; drop it before estimating MI (or set pca_dim=, which drops it)"
             )
+    if drop_constant:
+        xa, ya = (a[:, np.ptp(a, axis=0) > 0] for a in (xa, ya))
     return xa, ya
 
 
@@ -172,7 +181,7 @@ def project(
     ``whiten`` scales each component to unit variance (MI is invariant to it; KSG's max-norm and
     plug-in bins are not, and unit scale is what they expect).
     """
-    xa, ya = check_pair(x, y, min_n=2, name="project")
+    xa, ya = check_pair(x, y, min_n=2, name="project", drop_constant=True)
     dx, dy = (dim, dim) if isinstance(dim, (int, np.integer)) else dim
     if int(dx) < 1 or int(dy) < 1:
         raise ValueError(f"project: dim must be >= 1, got {dim!r}")
@@ -211,6 +220,11 @@ class Estimator:
         self._validate_settings()
 
     @property
+    def projects(self) -> bool:
+        """True when the estimator projects its input with PCA first (``pca_dim`` set)."""
+        return self._settings.get("pca_dim") is not None
+
+    @property
     def settings(self) -> dict[str, Any]:
         """Every setting (defaults included), as a new dict."""
         return dict(self._settings)
@@ -228,7 +242,7 @@ class Estimator:
     def estimate(self, x: Any, y: Any) -> MIEstimate:
         """Estimate ``I(X; Y)`` in nats from paired rows of ``x`` and ``y``."""
         t0 = time.perf_counter()
-        xa, ya = check_pair(x, y, min_n=self.min_n, name=self.name)
+        xa, ya = check_pair(x, y, min_n=self.min_n, name=self.name, drop_constant=self.projects)
         with one_blas_thread():
             value, details = self._estimate(xa, ya)
         if not math.isfinite(value):
