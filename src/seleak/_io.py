@@ -89,10 +89,11 @@ def hash_config(config: Mapping[str, Any]) -> str:
 
 
 def find_project_root(start: str | os.PathLike[str] | None = None) -> Path | None:
-    """The nearest folder at or above ``start`` (default: the current folder) holding ``profiles/``."""
+    """The project's root: the nearest folder at or above ``start`` (default: the current folder) that
+    holds the book (``_toc.yml``, ``_config.yml``) and its ``profiles/``; ``None`` if there is none."""
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "profiles").is_dir() and (folder / "_toc.yml").is_file():
+        if (folder / "profiles").is_dir() and (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
             return folder
     return None
 

@@ -169,26 +169,10 @@ def _add_encrypt(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_encrypt)
 
 
-def _split_alpha(pixels: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Colour samples as one image of a batch, and the alpha channel (kept in the clear) if any."""
-    if mode in ("LA", "RGBA"):
-        colour, alpha = pixels[..., :-1], pixels[..., -1:]
-        return (colour[..., 0] if mode == "LA" else colour)[None], alpha
-    return pixels[None], None
-
-
-def _join_alpha(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    import numpy as np
-
-    img = colour[0]
-    if alpha is None:
-        return img
-    return np.concatenate([img if img.ndim == 3 else img[..., None], alpha], axis=-1)
-
-
 def _cmd_encrypt(args: argparse.Namespace) -> int:
     from seleak.encryption import encrypt, parse_scheme
-    from seleak.io_images import FORMAT_VERSION, META_PREFIX, key_check_value, read_key_file, read_png, write_png
+    from seleak.io_images import (FORMAT_VERSION, META_PREFIX, join_alpha, key_check_value, read_key_file,
+                                   read_png, split_alpha, write_png)
 
     key = read_key_file(args.key_file)
     scheme = parse_scheme(args.scheme)
@@ -200,7 +184,7 @@ def _cmd_encrypt(args: argparse.Namespace) -> int:
     if src.seleak_meta:
         raise ValueError(f"{args.input} is already a seleak-encrypted image (scheme "
                          f"{src.seleak_meta.get('scheme', '?')}); decrypt it first")
-    colour, alpha = _split_alpha(src.pixels, src.mode)
+    colour, alpha = split_alpha(src.pixels, src.mode)
     ct = encrypt(colour, key, scheme)
     meta = {
         "format": FORMAT_VERSION,
@@ -211,7 +195,7 @@ def _cmd_encrypt(args: argparse.Namespace) -> int:
     }
     if alpha is not None:
         meta["alpha"] = "clear"
-    write_png(args.output, _join_alpha(ct.images, alpha), src.mode, {META_PREFIX + k: v for k, v in meta.items()})
+    write_png(args.output, join_alpha(ct.images, alpha), src.mode, {META_PREFIX + k: v for k, v in meta.items()})
     print(f"encrypted {args.input} -> {args.output} ({scheme.spec}, {src.mode} "
           f"{src.pixels.shape[1]}x{src.pixels.shape[0]})")
     return 0
@@ -245,7 +229,8 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
     import numpy as np
 
     from seleak.encryption import Ciphertext, decrypt, parse_scheme
-    from seleak.io_images import FORMAT_VERSION, key_check_value, read_key_file, read_png, write_png
+    from seleak.io_images import (FORMAT_VERSION, join_alpha, key_check_value, read_key_file, read_png,
+                                   split_alpha, write_png)
 
     src = read_png(args.input)
     meta = src.seleak_meta
@@ -268,9 +253,9 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
     except ValueError:
         raise ValueError(f"{args.input}: the nonce in the metadata is not hexadecimal") from None
     scheme = parse_scheme(meta["scheme"])
-    colour, alpha = _split_alpha(src.pixels, src.mode)
+    colour, alpha = split_alpha(src.pixels, src.mode)
     plain = decrypt(Ciphertext(colour, nonce, scheme), key)
-    write_png(args.output, _join_alpha(plain, alpha), src.mode)
+    write_png(args.output, join_alpha(plain, alpha), src.mode)
     print(f"decrypted {args.input} -> {args.output} ({scheme.spec})")
     return 0
 

@@ -40,6 +40,8 @@ import numpy as np
 from seleak._io import atomic_write_bytes
 
 __all__ = [
+    "split_alpha",
+    "join_alpha",
     "META_PREFIX",
     "FORMAT_VERSION",
     "PngImage",
@@ -214,3 +216,19 @@ def load_image_set(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]
     if len(shapes) != 1:
         raise ValueError(f"the images in {path} differ in size or channels ({sorted(shapes)[:3]}...); resize them first")
     return [p.name for p in files], np.stack(arrays)
+
+
+def split_alpha(pixels: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Colour samples as a batch of one image, and the alpha channel (kept in the clear) if any."""
+    if mode in ("LA", "RGBA"):
+        colour, alpha = pixels[..., :-1], pixels[..., -1:]
+        return (colour[..., 0] if mode == "LA" else colour)[None], alpha
+    return pixels[None], None
+
+
+def join_alpha(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """The inverse of :func:`split_alpha`: one image with its alpha channel put back."""
+    img = colour[0]
+    if alpha is None:
+        return img
+    return np.concatenate([img if img.ndim == 3 else img[..., None], alpha], axis=-1)

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
-from seleak._io import atomic_write_text, read_profile
+from seleak._io import atomic_write_text, find_project_root, read_profile
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 PROFILE_KEYS = {"description", "device", "kernel", "timeout", "notebooks", "study"}
@@ -64,15 +64,15 @@ class BookRun:
 
 
 def find_root(start: str | os.PathLike[str] | None = None) -> Path:
-    """The book's root: the nearest folder at or above ``start`` that holds ``_toc.yml``."""
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
-            return folder
-    raise RunnerError(
-        f"no _toc.yml/_config.yml found at or above {here}: run this from the seleak checkout "
-        "or pass --root PATH"
-    )
+    """The book's root: the nearest folder at or above ``start`` with ``_toc.yml``, ``_config.yml`` and
+    ``profiles/``."""
+    root = find_project_root(start)
+    if root is None:
+        raise RunnerError(
+            f"no _toc.yml, _config.yml and profiles/ found at or above {Path(start or Path.cwd()).resolve()}: "
+            "run this from the seleak checkout or pass --root PATH"
+        )
+    return root
 
 
 def toc_entries(root: Path) -> list[str]:
