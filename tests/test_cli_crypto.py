@@ -12,6 +12,7 @@ from PIL import Image
 
 from seleak import cli
 from seleak.encryption import BitPlanes, Full, encrypt
+from seleak.io_images import read_key_file
 
 MODES = {"L": (21, 30), "LA": (17, 12, 2), "RGB": (20, 31, 3), "RGBA": (16, 16, 4)}
 
@@ -29,18 +30,25 @@ def key_file(tmp_path):
     return path
 
 
+def key_hex(path) -> str:
+    return path.read_text().splitlines()[1]
+
+
 def test_keygen_writes_a_private_hex_key_and_never_overwrites(tmp_path, capsys):
     path = tmp_path / "k.key"
     assert cli.main(["keygen", str(path), "--bits", "256"]) == 0
     text = path.read_text()
-    assert len(text.strip()) == 64 and bytes.fromhex(text.strip())
+    header, hexkey = text.splitlines()
+    assert header == "seleak-key-v1" and len(hexkey) == 64 and bytes.fromhex(hexkey)
+    assert read_key_file(path) == bytes.fromhex(hexkey)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert text.strip() not in capsys.readouterr().out  # the key is never printed
+    assert hexkey not in capsys.readouterr().out  # the key is never printed
     assert cli.main(["keygen", str(path)]) == 2
     assert path.read_text() == text
-    raw = tmp_path / "k.bin"
-    assert cli.main(["keygen", str(raw), "--raw", "--bits", "192"]) == 0
-    assert len(raw.read_bytes()) == 24
+    other = tmp_path / "k192.key"
+    assert cli.main(["keygen", str(other), "--bits", "192"]) == 0
+    assert len(read_key_file(other)) == 24
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
@@ -54,9 +62,10 @@ def test_round_trip_is_exact_and_metadata_is_present(tmp_path, key_file, mode, s
         text = dict(im.text)
         cipher = np.array(im)
     assert text["seleak:scheme"] == scheme and len(text["seleak:nonce"]) == 32
-    assert "seleak:kcv" in text and text["seleak:format"] == "1"
-    key_hex = key_file.read_text().strip()
-    assert all(key_hex not in v for v in text.values())
+    assert len(text["seleak:salt"]) == 32 and len(text["seleak:mac"]) == 64 and text["seleak:format"] == "2"
+    assert "seleak:kcv" not in text
+    hexkey = key_hex(key_file)
+    assert all(hexkey not in v for v in text.values())
     if mode in ("LA", "RGBA"):  # alpha stays in the clear
         np.testing.assert_array_equal(cipher[..., -1], original[..., -1])
         assert text["seleak:alpha"] == "clear"
@@ -66,7 +75,7 @@ def test_round_trip_is_exact_and_metadata_is_present(tmp_path, key_file, mode, s
         assert im.mode == mode and not any(k.startswith("seleak:") for k in im.text)
         np.testing.assert_array_equal(np.array(im), original)
     out = capsys.readouterr()
-    assert key_hex not in out.out + out.err
+    assert hexkey not in out.out + out.err
 
 
 def test_encrypted_pixels_match_the_library(tmp_path, key_file):
@@ -75,7 +84,7 @@ def test_encrypted_pixels_match_the_library(tmp_path, key_file):
     cli.main(["encrypt", str(src), str(enc), "--scheme", "msb:2", "--key-file", str(key_file)])
     with Image.open(enc) as im:
         cipher, nonce = np.array(im), bytes.fromhex(im.text["seleak:nonce"])
-    key = bytes.fromhex(key_file.read_text())
+    key = read_key_file(key_file)
     expected = encrypt(original[None], key, BitPlanes.msb(2), nonces=[nonce]).images[0]
     np.testing.assert_array_equal(cipher, expected)
     np.testing.assert_array_equal(cipher & 0x3F, original & 0x3F)
@@ -91,18 +100,21 @@ def test_wrong_key_is_detected_and_nothing_is_written(tmp_path, key_file, capsys
     assert cli.main(["decrypt", str(enc), str(back), "--key-file", str(other)]) == 2
     err = capsys.readouterr().err
     assert "wrong key" in err and err.count("\n") == 1
-    assert other.read_text().strip() not in err and not back.exists()
+    assert key_hex(other) not in err and not back.exists()
 
 
-def test_raw_key_file_works(tmp_path):
+@pytest.mark.parametrize("content", [bytes(range(32)), b"correct horse 16", b"00" * 16 + b"\n"])
+def test_raw_bare_hex_and_passphrase_key_files_are_refused(tmp_path, content, capsys):
+    # 32 raw bytes, a 16-character passphrase and bare hex used to be read as keys of guessed formats
     key = tmp_path / "raw.key"
-    key.write_bytes(bytes(range(32)))
+    key.write_bytes(content)
     key.chmod(0o600)
-    src, enc, back = tmp_path / "in.png", tmp_path / "enc.png", tmp_path / "back.png"
-    original = write_image(src, "L")
-    assert cli.main(["encrypt", str(src), str(enc), "--scheme", "full", "--key-file", str(key)]) == 0
-    assert cli.main(["decrypt", str(enc), str(back), "--key-file", str(key)]) == 0
-    np.testing.assert_array_equal(np.array(Image.open(back)), original)
+    src, enc = tmp_path / "in.png", tmp_path / "enc.png"
+    write_image(src, "L")
+    assert cli.main(["encrypt", str(src), str(enc), "--scheme", "full", "--key-file", str(key)]) == 2
+    err = capsys.readouterr().err
+    assert "seleak keygen" in err and err.count("\n") == 1 and not enc.exists()
+    assert content.decode("latin-1").strip() not in err  # the content is never shown
 
 
 def test_file_without_metadata_is_refused(tmp_path, key_file, capsys):
@@ -119,7 +131,7 @@ def test_file_without_metadata_is_refused(tmp_path, key_file, capsys):
         (["encrypt", "{src}", "{out}", "--scheme", "dct:q50:dc", "--key-file", "{key}"], "pixel"),
         (["encrypt", "{tmp}/missing.png", "{out}", "--scheme", "msb:1", "--key-file", "{key}"], "no such"),
         (["encrypt", "{src}", "{out}", "--scheme", "msb:1", "--key-file", "{tmp}/nokey"], "no such key file"),
-        (["encrypt", "{src}", "{out}", "--scheme", "msb:1", "--key-file", "{badkey}"], "holds 5 bytes"),
+        (["encrypt", "{src}", "{out}", "--scheme", "msb:1", "--key-file", "{badkey}"], "not a seleak key file"),
         (["encrypt", "{jpg}", "{out}", "--scheme", "msb:1", "--key-file", "{key}"], "PNG only"),
         (["encrypt", "{pal}", "{out}", "--scheme", "msb:1", "--key-file", "{key}"], "mode 'P'"),
         (["encrypt", "{enc}", "{out}", "--scheme", "msb:1", "--key-file", "{key}"], "already"),

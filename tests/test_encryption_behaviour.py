@@ -166,7 +166,23 @@ def test_nonce_reuse_opt_in_leaks_the_xor() -> None:
 def test_wrong_key_does_not_decrypt() -> None:
     x = _images((2, 16, 16))
     ct = encrypt(x, KEY, BitPlanes.msb(8))
-    assert (decrypt(ct, generate_key()) != x).any()
+    # the tag refuses a wrong key; without the check, a wrong key gives another image
+    with pytest.raises(ValueError, match="authentication failed"):
+        decrypt(ct, generate_key())
+    assert (decrypt(ct, generate_key(), verify=False) != x).any()
+
+
+def test_a_mask_spec_cannot_expand_beyond_its_image() -> None:
+    import base64
+    import zlib
+
+    from seleak.encryption import parse_scheme
+
+    bomb = base64.urlsafe_b64encode(zlib.compress(b"\xff" * (1 << 22))).decode().rstrip("=")
+    with pytest.raises(ValueError, match="longer than HxW"):
+        parse_scheme(f"region:mask:8x8:{bomb}")
+    with pytest.raises(ValueError, match="pixels"):
+        parse_scheme("region:mask:100000x100000:eJwDAAAAAAE")
 
 
 def test_generate_key() -> None:

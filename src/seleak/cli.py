@@ -8,6 +8,7 @@ parsed arguments and returns an exit code.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -109,11 +110,11 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 
 EPILOG_KEYGEN = """examples:
-  seleak keygen secret.key                 # 128-bit key as hex text, file mode 0600
+  seleak keygen secret.key                 # a 128-bit key, file mode 0600
   seleak keygen secret.key --bits 256
-  seleak keygen secret.bin --raw           # the raw key bytes instead of hex
-A key file holds the raw key (16, 24 or 32 bytes) or the same as hex digits; seleak reads both.
-The key itself is never printed.
+A key file is two lines of text: 'seleak-key-v1' and the key as hex digits (32, 48 or 64 for
+128, 192 or 256 bits). It is the only format seleak reads: raw key bytes, bare hex and passphrases are
+refused. keygen never overwrites a file, and the key itself is never printed.
 """
 
 
@@ -128,7 +129,6 @@ def _add_keygen(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("key_file", metavar="KEY", help="path of the key file to create")
     p.add_argument("--bits", type=int, choices=(128, 192, 256), default=128, help="key length (default: 128)")
-    p.add_argument("--raw", action="store_true", help="write raw bytes instead of hex text")
     p.set_defaults(func=_cmd_keygen)
 
 
@@ -136,7 +136,7 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     from seleak.encryption import generate_key
     from seleak.io_images import write_key_file
 
-    path = write_key_file(args.key_file, generate_key(args.bits // 8), raw=args.raw)
+    path = write_key_file(args.key_file, generate_key(args.bits // 8))
     print(f"wrote a {args.bits}-bit key to {path} (mode 0600)")
     return 0
 
@@ -145,118 +145,136 @@ EPILOG_ENCRYPT = """examples:
   seleak keygen secret.key
   seleak encrypt photo.png photo.se.png --scheme msb:3 --key-file secret.key
   seleak encrypt face.png face.se.png --scheme region:center:0.25 --key-file secret.key
+  seleak encrypt photo.png photo.se.png --scheme lsb:2 --key-file secret.key --force   # replace the output
   seleak decrypt photo.se.png photo.back.png --key-file secret.key
 Schemes: full, msb:K, lsb:K, planes:P,P,..., region:box:Y0,X0,Y1,X1[@PLANES], region:center:F[@PLANES]
-(see seleak.encryption). The scheme, the nonce and a key check value (never the key) are stored in the
-output PNG's text chunks, so decrypt needs only the key. Grey (L), grey+alpha (LA), RGB and RGBA 8-bit
-PNGs are accepted; an alpha channel stays in the clear. The output is a lossless PNG.
+(see seleak.encryption). The scheme, the nonce, a random salt and a MAC (HMAC-SHA256 under a key
+derived from yours and the salt, over the scheme, nonce, mode and size; never the key) are stored in
+the output PNG's text chunks, so decrypt needs only the key and detects a wrong key or altered
+metadata. Grey (L), grey+alpha (LA), RGB and RGBA 8-bit PNGs are accepted (16-bit, palette and
+animated PNGs are refused: convert them first); an alpha channel stays in the clear. The output is a
+lossless PNG, written atomically. An existing output is replaced only with --force; the key file and
+the input are never written over. KEY is a file made by seleak keygen ('seleak-key-v1' + hex key).
 """
 
 
 def _add_encrypt(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "encrypt",
-        help="selectively encrypt a PNG (AES-CTR); scheme and nonce go into the output's metadata",
+        help="selectively encrypt a PNG (AES-CTR); scheme, nonce and a MAC go into the output's metadata",
         description="Selectively encrypt one 8-bit PNG image with AES-CTR under the key in KEY and write a "
-        "lossless PNG that carries the scheme, the nonce and a key check value in its metadata.",
+        "lossless PNG that carries the scheme, the nonce and an authentication code in its metadata.",
         epilog=EPILOG_ENCRYPT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", metavar="IN.png", help="the plain image")
-    p.add_argument("output", metavar="OUT.png", help="the encrypted image to write")
+    p.add_argument("output", metavar="OUT.png", help="the encrypted image to write (a new file unless --force)")
     p.add_argument("--scheme", required=True, help="scheme spec, e.g. msb:3, lsb:2, full, region:center:0.25")
-    p.add_argument("--key-file", required=True, metavar="KEY", help="key file (raw or hex); see seleak keygen")
+    p.add_argument("--key-file", required=True, metavar="KEY", help="key file made by seleak keygen")
+    p.add_argument("--force", action="store_true", help="replace OUT.png if it exists (never the key or the input)")
     p.set_defaults(func=_cmd_encrypt)
 
 
 def _cmd_encrypt(args: argparse.Namespace) -> int:
-    from seleak.encryption import encrypt, parse_scheme
-    from seleak.io_images import (FORMAT_VERSION, META_PREFIX, join_alpha, key_check_value, read_key_file,
-                                   read_png, split_alpha, write_png)
+    from seleak.encryption import _parse_scheme_for_shape, encrypt, parse_scheme
+    from seleak.io_images import (FORMAT_VERSION, META_PREFIX, check_output_path, join_alpha, read_key_file,
+                                  read_png, seal_png_metadata, split_alpha, write_png)
 
+    protect = (args.key_file, args.input)
+    check_output_path(args.output, force=args.force, inputs=[args.input], keys=[args.key_file])
     key = read_key_file(args.key_file)
-    scheme = parse_scheme(args.scheme)
-    if not scheme.is_pixel_scheme:
+    scheme = parse_scheme(args.scheme) if not args.scheme.strip().startswith("region:mask:") else None
+    if scheme is not None and not scheme.is_pixel_scheme:
         # a DCT-domain ciphertext needs its coefficients to decrypt exactly; a PNG holds pixels only
         raise ValueError(f"scheme {scheme.spec!r} does not encrypt pixel bits; a PNG cannot carry it exactly "
                          "(use the Python API and Ciphertext.save for DCT schemes)")
     src = read_png(args.input)
     if src.seleak_meta:
         raise ValueError(f"{args.input} is already a seleak-encrypted image (scheme "
-                         f"{src.seleak_meta.get('scheme', '?')}); decrypt it first")
+                         f"{src.seleak_meta.get('scheme', '?')[:40]}); decrypt it first")
+    height, width = src.pixels.shape[:2]
+    if scheme is None:  # a mask is checked against the image's size before it is decompressed
+        scheme = _parse_scheme_for_shape(args.scheme.strip(), (height, width))
     colour, alpha = split_alpha(src.pixels, src.mode)
     ct = encrypt(colour, key, scheme)
-    meta = {
-        "format": FORMAT_VERSION,
-        "scheme": scheme.spec,
-        "nonce": ct.nonces[0].tobytes().hex(),
-        "mode": src.mode,
-        "kcv": key_check_value(key),
-    }
+    meta = {"format": FORMAT_VERSION, "scheme": scheme.spec, "nonce": ct.nonces[0].tobytes().hex(), "mode": src.mode}
     if alpha is not None:
         meta["alpha"] = "clear"
-    write_png(args.output, join_alpha(ct.images, alpha), src.mode, {META_PREFIX + k: v for k, v in meta.items()})
-    print(f"encrypted {args.input} -> {args.output} ({scheme.spec}, {src.mode} "
-          f"{src.pixels.shape[1]}x{src.pixels.shape[0]})")
+    meta = seal_png_metadata(key, meta, src.mode, width, height)
+    write_png(args.output, join_alpha(ct.images, alpha), src.mode, {META_PREFIX + k: v for k, v in meta.items()},
+              overwrite=args.force, protect=protect)
+    print(f"encrypted {args.input} -> {args.output} ({scheme.spec if len(scheme.spec) <= 60 else 'region:mask'}, "
+          f"{src.mode} {width}x{height})")
     return 0
 
 
 EPILOG_DECRYPT = """examples:
   seleak decrypt photo.se.png photo.png --key-file secret.key
-The scheme and nonce are read from IN.png's metadata (written by seleak encrypt). A wrong key is
-detected (key check value) before anything is written; a PNG without seleak metadata is refused.
+  seleak decrypt photo.se.png photo.png --key-file secret.key --force   # replace photo.png
+The scheme and nonce are read from IN.png's metadata (written by seleak encrypt). Its MAC is checked
+first: a wrong key, or a scheme, nonce, mode or size altered since encryption, is refused before
+anything is written; a PNG without seleak metadata is refused. The output is written atomically; an
+existing output is replaced only with --force, and the key file and the input never.
 """
 
 
 def _add_decrypt(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "decrypt",
-        help="decrypt a PNG written by seleak encrypt (exact round trip)",
+        help="decrypt a PNG written by seleak encrypt (exact round trip, metadata authenticated)",
         description="Decrypt a PNG written by 'seleak encrypt' with the key in KEY; the result is exactly "
         "the original image.",
         epilog=EPILOG_DECRYPT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", metavar="IN.png", help="an image written by seleak encrypt")
-    p.add_argument("output", metavar="OUT.png", help="the decrypted image to write")
-    p.add_argument("--key-file", required=True, metavar="KEY", help="key file (raw or hex)")
+    p.add_argument("output", metavar="OUT.png", help="the decrypted image to write (a new file unless --force)")
+    p.add_argument("--key-file", required=True, metavar="KEY", help="key file made by seleak keygen")
+    p.add_argument("--force", action="store_true", help="replace OUT.png if it exists (never the key or the input)")
     p.set_defaults(func=_cmd_decrypt)
 
 
 def _cmd_decrypt(args: argparse.Namespace) -> int:
-    import hmac
-
     import numpy as np
 
-    from seleak.encryption import Ciphertext, decrypt, parse_scheme
-    from seleak.io_images import (FORMAT_VERSION, join_alpha, key_check_value, read_key_file, read_png,
-                                   split_alpha, write_png)
+    from seleak.encryption import Ciphertext, _parse_scheme_for_shape, decrypt
+    from seleak.io_images import (FORMAT_VERSION, META_FIELDS, check_output_path, join_alpha, read_key_file,
+                                  read_png, split_alpha, verify_png_metadata, write_png)
 
+    check_output_path(args.output, force=args.force, inputs=[args.input], keys=[args.key_file])
     src = read_png(args.input)
     meta = src.seleak_meta
     if not meta:
         raise ValueError(f"{args.input} carries no seleak metadata (scheme, nonce); it was not written by "
                          "seleak encrypt, or its text chunks were stripped by another program")
-    missing = [k for k in ("format", "scheme", "nonce", "mode", "kcv") if k not in meta]
+    if "format" in meta and meta["format"] != FORMAT_VERSION:
+        raise ValueError(f"{args.input}: seleak metadata format {meta['format'][:8]!r}, this version reads "
+                         f"{FORMAT_VERSION!r} (format '1' files, from before authenticated metadata, need the "
+                         "seleak version that wrote them)")
+    missing = [k for k in META_FIELDS if k not in meta]
     if missing:
-        raise ValueError(f"{args.input}: incomplete seleak metadata, missing {', '.join(missing)}")
-    if meta["format"] != FORMAT_VERSION:
-        raise ValueError(f"{args.input}: seleak metadata format {meta['format']!r}, this version reads {FORMAT_VERSION!r}")
+        raise ValueError(f"{args.input}: incomplete seleak metadata, missing {', '.join(missing)}; the file "
+                         "was altered after encryption")
     if meta["mode"] != src.mode:
-        raise ValueError(f"{args.input}: the image is {src.mode} but was encrypted as {meta['mode']}; "
+        raise ValueError(f"{args.input}: the image is {src.mode} but was encrypted as {meta['mode'][:8]}; "
                          "it was converted after encryption and cannot be decrypted exactly")
+    height, width = src.pixels.shape[:2]
     key = read_key_file(args.key_file)
-    if not hmac.compare_digest(key_check_value(key), meta["kcv"]):
-        raise ValueError(f"wrong key: {args.key_file} is not the key {args.input} was encrypted with")
+    # authenticate before the metadata is interpreted: nothing unauthenticated is parsed or written
+    verify_png_metadata(key, meta, src.mode, width, height, str(args.input))
+    if (meta.get("alpha") == "clear") != (src.mode in ("LA", "RGBA")):
+        raise ValueError(f"{args.input}: the alpha flag does not match the mode {src.mode}")
     try:
         nonce = np.frombuffer(bytes.fromhex(meta["nonce"]), dtype=np.uint8)[None]
     except ValueError:
         raise ValueError(f"{args.input}: the nonce in the metadata is not hexadecimal") from None
-    scheme = parse_scheme(meta["scheme"])
+    scheme = _parse_scheme_for_shape(meta["scheme"], (height, width))
     colour, alpha = split_alpha(src.pixels, src.mode)
-    plain = decrypt(Ciphertext(colour, nonce, scheme), key)
-    write_png(args.output, join_alpha(plain, alpha), src.mode)
-    print(f"decrypted {args.input} -> {args.output} ({scheme.spec})")
+    # the PNG's own MAC was checked above; this Ciphertext is built here and has no tag of its own
+    plain = decrypt(Ciphertext(colour, nonce, scheme), key, verify=False)
+    write_png(args.output, join_alpha(plain, alpha), src.mode, overwrite=args.force,
+              protect=(args.key_file, args.input))
+    print(f"decrypted {args.input} -> {args.output} ({scheme.spec if len(scheme.spec) <= 60 else 'region:mask'})")
     return 0
 
 
@@ -309,12 +327,18 @@ def _parse_estimator(text: str) -> tuple[str, dict[str, Any]]:
     settings: dict[str, Any] = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, eq, value = item.partition("=")
-        if not eq or not key.strip():
+        key = key.strip()
+        if not eq or not key:
             raise ValueError(f"estimator setting {item!r} in {text!r} is not KEY=VALUE")
+        if key in settings:
+            # keeping the last value silently would run another setting than the reader of the command sees
+            raise ValueError(f"estimator setting {key!r} is given twice in {text!r}; give it once (to compare "
+                             f"settings, repeat --estimator: --estimator {name.strip()}:{key}=A --estimator "
+                             f"{name.strip()}:{key}=B)")
         try:
-            settings[key.strip()] = ast.literal_eval(value.strip())
+            settings[key] = ast.literal_eval(value.strip())
         except (ValueError, SyntaxError):
-            settings[key.strip()] = value.strip()  # a bare word such as transform=rank
+            settings[key] = value.strip()  # a bare word such as transform=rank
     return name.strip(), settings
 
 
@@ -338,6 +362,11 @@ def _load_pair(plain: str, cipher: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+#: The fewest image pairs ``seleak leak`` measures: below this a bootstrap resample or a permutation
+#: has almost nothing to vary, and no MI estimator says anything about the population.
+MIN_LEAK_PAIRS = 8
+
+
 def _cmd_leak(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
@@ -351,8 +380,13 @@ def _cmd_leak(args: argparse.Namespace) -> int:
         raise ValueError(f"--permutations must be >= 1, got {args.permutations}")
     if args.bootstrap < 0:
         raise ValueError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    if not 0.0 < args.level < 1.0:
+        raise ValueError(f"--level must be a confidence level between 0 and 1 (e.g. 0.95), got {args.level}")
     specs = [_parse_estimator(e) for e in args.estimator]
     x_img, y_img = _load_pair(args.plain, args.cipher)
+    if len(x_img) < MIN_LEAK_PAIRS:
+        raise ValueError(f"need at least {MIN_LEAK_PAIRS} paired images, got {len(x_img)}; add image pairs "
+                         "(an estimate from so few says nothing about the scheme)")
     if args.embedding == "pixels":
         # no network: each image is its vector of pixel values (exact, fast, high-dimensional)
         zx = x_img.reshape(len(x_img), -1).astype(np.float32)
@@ -428,6 +462,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (RunnerError, FileNotFoundError, ValueError, TypeError) as err:
         print(f"seleak {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        # a file the user named cannot be read or written (permissions, a folder, a full disk): one line.
+        # An OSError that names no file is not the user's to fix and keeps its traceback.
+        if err.filename is None and err.errno not in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise
+        where = f"{err.filename}: " if err.filename is not None else ""
+        print(f"seleak {args.command}: error: {where}{err.strerror or err}; check the path and its permissions",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -872,6 +872,10 @@ class DCT(Scheme):
         raise TypeError("the DCT scheme changes coefficients, not a fixed set of pixel bits")
 
 
+#: The largest explicit region mask a spec may carry (2^28 pixels, 32 MiB packed).
+_MAX_MASK_PIXELS = 1 << 28
+
+
 def parse_scheme(spec: str) -> Scheme:
     """The scheme a spec string names (see the module docstring for the grammar)."""
     if isinstance(spec, Scheme):
@@ -920,7 +924,18 @@ def parse_scheme(spec: str) -> Scheme:
                 if len(hw) != 2 or not all(v.isdigit() for v in hw) or not b64:
                     raise bad("a mask region is mask:HxW:BASE64")
                 h, w = int(hw[0]), int(hw[1])
-                raw = zlib.decompress(base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)))
+                if not 0 < h * w <= _MAX_MASK_PIXELS:
+                    raise bad(f"a mask has 1 to {_MAX_MASK_PIXELS} pixels, got {h}x{w}")
+                # the packed mask needs ceil(H*W/8) bytes: decode no more than that, so a small spec
+                # cannot expand into gigabytes (a zlib bomb)
+                need = -(-h * w // 8)
+                try:
+                    inflater = zlib.decompressobj()
+                    raw = inflater.decompress(base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)), need)
+                except (zlib.error, ValueError) as err:
+                    raise bad(f"the mask data is not zlib + base64url ({err})") from None
+                if inflater.unconsumed_tail or not inflater.eof:
+                    raise bad("the mask data is longer than HxW")
                 bits = np.unpackbits(np.frombuffer(raw, np.uint8))
                 if bits.size < h * w:
                     raise bad("the mask data is shorter than HxW")
@@ -964,6 +979,121 @@ def _as_scheme(scheme: Any) -> Scheme:
 
 
 # --------------------------------------------------------------------------------------------
+# authentication of what decryption needs besides the key
+# --------------------------------------------------------------------------------------------
+
+SALT_BYTES = 16
+"""Length of the per-ciphertext random salt of the authentication key."""
+TAG_BYTES = 32
+"""Length of the authentication tag (HMAC-SHA256)."""
+_CT_FORMAT = "seleak-ciphertext-1"
+_CT_MAC_CONTEXT = b"seleak ciphertext mac v1"
+_AUTH_FAILED = "authentication failed: wrong key, or the scheme/nonces/shape were altered"
+
+
+def _mac_key(key: bytes, salt: bytes, context: bytes) -> bytes:
+    """A MAC key derived from the AES key (HKDF-SHA256).
+
+    The AES key itself never keys the MAC (one key, one purpose), and a fresh random salt per
+    ciphertext makes every MAC key different: two files under one key cannot be linked by their tags.
+    """
+    from Crypto.Hash import SHA256
+    from Crypto.Protocol.KDF import HKDF
+
+    return HKDF(bytes(key), 32, bytes(salt), SHA256, context=context)  # type: ignore[return-value]
+
+
+def _auth_tag(key: bytes, salt: bytes, context: bytes, fields: Sequence[tuple[str, bytes | str]]) -> bytes:
+    """HMAC-SHA256 under a key derived from ``key`` and ``salt``, over named fields.
+
+    Each name and value is length-prefixed, so no two different field lists encode to the same bytes
+    (``("ab", "c")`` and ``("a", "bc")`` differ). ``context`` separates the uses (PNG metadata,
+    :class:`Ciphertext`), so a tag from one can never be replayed as the other.
+    """
+    import hmac
+    import struct
+
+    msg = bytearray(struct.pack(">I", len(context)) + context)
+    for name, value in fields:
+        v = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        n = name.encode("utf-8")
+        msg += struct.pack(">I", len(n)) + n + struct.pack(">Q", len(v)) + v
+    return hmac.new(_mac_key(key, salt, context), bytes(msg), hashlib.sha256).digest()
+
+
+def _scheme_fingerprint(scheme: Scheme, image_shape: tuple[int, ...]) -> str:
+    """What the tag binds of the scheme: exactly what decryption applies.
+
+    For pixel schemes that is the bit mask at this image size, hashed: the spec of a mask region
+    embeds zlib output, which other zlib builds may produce differently for the same mask, and a
+    tag over the spec would then fail after a save on one machine and a load on another. DCT specs
+    hold no such bytes and are used as they are.
+    """
+    if scheme.is_pixel_scheme:
+        mask = np.ascontiguousarray(np.broadcast_to(scheme.bit_mask(image_shape), image_shape))
+        return "pixel-bit-mask:" + hashlib.sha256(mask.tobytes()).hexdigest()
+    return "spec:" + scheme.spec
+
+
+def _ciphertext_fields(
+    images: np.ndarray, nonces: np.ndarray, scheme: Scheme, coefficients: np.ndarray | None
+) -> list[tuple[str, bytes | str]]:
+    coef = "none" if coefficients is None else f"{coefficients.dtype.str}:{tuple(coefficients.shape)}"
+    return [
+        ("format", _CT_FORMAT),
+        ("scheme", _scheme_fingerprint(scheme, tuple(images.shape[1:]))),
+        ("nonces", np.ascontiguousarray(nonces, dtype=np.uint8).tobytes()),
+        ("shape", ",".join(str(int(s)) for s in images.shape)),
+        ("dtype", images.dtype.str),
+        ("coefficients", coef),
+    ]
+
+
+def _check_mask_spec_size(spec: str, height: int, width: int) -> None:
+    """Refuse a ``region:mask`` spec whose mask is not ``height x width`` or whose compressed bits
+    expand beyond the ``ceil(H*W/8)`` bytes such a mask needs, before :func:`parse_scheme`
+    decompresses it: a few kilobytes of zlib data can otherwise expand to gigabytes."""
+    s = spec.strip()
+    if not s.startswith("region:mask:"):
+        return
+    body = s[len("region:mask:"):].partition("@")[0]
+    size, _, b64 = body.partition(":")
+    hw = size.split("x")
+    if len(hw) != 2 or not all(v.isdigit() and len(v) <= 9 for v in hw):
+        return  # malformed: parse_scheme gives the precise message
+    h, w = int(hw[0]), int(hw[1])
+    if (h, w) != (int(height), int(width)):
+        raise ValueError(f"the scheme's region mask is {h}x{w} but the images are {height}x{width}")
+    need = -(-h * w // 8)
+    # base64 of zlib data: 4 characters per 3 bytes; zlib adds at most ~0.1 % + a few bytes
+    if len(b64) > 4 * (need + need // 1000 + 64) // 3 + 4:
+        raise ValueError(f"the scheme's region mask spec is {len(b64)} characters, too long for a "
+                         f"{h}x{w} mask; the scheme is damaged or was crafted")
+    try:
+        packed = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
+        d = zlib.decompressobj()
+        out = d.decompress(packed, need + 1)
+    except (ValueError, zlib.error):
+        return  # not base64 / not zlib: parse_scheme gives the precise message
+    if len(out) > need or d.unconsumed_tail:
+        raise ValueError(f"the scheme's region mask expands beyond the {need} bytes a {h}x{w} mask "
+                         "needs; the scheme is damaged or was crafted")
+
+
+def _parse_scheme_for_shape(spec: str, image_shape: tuple[int, ...]) -> Scheme:
+    """:func:`parse_scheme` for a spec read from a file, with its size bounded by the image size."""
+    if not isinstance(spec, str):
+        raise TypeError(f"a scheme spec must be a str; got {type(spec).__name__}")
+    h, w = int(image_shape[0]), int(image_shape[1])
+    limit = 512 + -(-h * w // 4)
+    if len(spec) > limit:
+        raise ValueError(f"the scheme spec is {len(spec)} characters, more than the {limit} any scheme "
+                         f"of a {h}x{w} image needs; the file is damaged or was crafted")
+    _check_mask_spec_size(spec, h, w)
+    return parse_scheme(spec)
+
+
+# --------------------------------------------------------------------------------------------
 # encrypt / decrypt
 # --------------------------------------------------------------------------------------------
 
@@ -977,12 +1107,22 @@ class Ciphertext:
     ``nonces``: ``(N, 16)`` uint8, one initial counter block per image (needed to decrypt, not
     secret). ``scheme``: the scheme. ``coefficients``: for :class:`DCT` only, the encrypted
     quantised coefficients ``(N, C, H8, W8, 8, 8)`` int16, which exact decryption needs.
+
+    ``salt`` (16 random bytes) and ``tag`` (32 bytes): set by :func:`encrypt`. ``tag`` is an
+    HMAC-SHA256 under a key derived from the AES key and ``salt`` (HKDF-SHA256) over the format,
+    the scheme, the nonces, the images' shape and dtype and the coefficients' shape. :func:`decrypt`
+    checks it, so a wrong key or an altered scheme, nonce or shape raises instead of decrypting to
+    garbage. It does not cover the pixel values: as in any stream cipher, a changed ciphertext bit
+    changes only the same plaintext bit. A ``Ciphertext`` built by hand has no tag; decrypt it with
+    ``decrypt(ct, key, verify=False)``.
     """
 
     images: np.ndarray
     nonces: np.ndarray
     scheme: Scheme
     coefficients: np.ndarray | None = None
+    salt: bytes | None = None
+    tag: bytes | None = None
 
     @property
     def nonce_hex(self) -> list[str]:
@@ -990,20 +1130,67 @@ class Ciphertext:
         return [row.tobytes().hex() for row in self.nonces]
 
     def save(self, path: str | Path) -> Path:
-        """Save to ``.npz`` (atomically): images, nonces, the scheme's spec, coefficients if any."""
+        """Save to ``.npz`` (atomically): images, nonces, the scheme's spec, coefficients, salt and
+        tag if any."""
         from seleak._io import atomic_save_npz
 
-        arrays = {"images": self.images, "nonces": self.nonces, "scheme": np.array(self.scheme.spec)}
+        arrays = {"images": self.images, "nonces": self.nonces, "scheme": np.array(_as_scheme(self.scheme).spec)}
         if self.coefficients is not None:
             arrays["coefficients"] = self.coefficients
+        if (self.salt is None) != (self.tag is None):
+            raise ValueError("a Ciphertext has both salt and tag (from encrypt) or neither (built by hand)")
+        if self.salt is not None and self.tag is not None:
+            arrays["salt"] = np.frombuffer(bytes(self.salt), np.uint8)
+            arrays["tag"] = np.frombuffer(bytes(self.tag), np.uint8)
         return atomic_save_npz(path, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "Ciphertext":
-        """Read a file written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as f:
-            coef = f["coefficients"] if "coefficients" in f.files else None
-            return cls(f["images"], f["nonces"], parse_scheme(str(f["scheme"])), coef)
+        """Read a file written by :meth:`save`; a file that is not one raises ``ValueError``.
+
+        Every array is checked (dtype, shape, nonce shape ``(N, 16)``) and the scheme spec is
+        bounded by the image size before it is parsed. The tag is checked by :func:`decrypt`.
+        """
+        import zipfile
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such ciphertext file: {path}")
+        what = f"{path} is not a ciphertext saved by Ciphertext.save"
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+            raise ValueError(f"{what}: {e}") from None
+        missing = [k for k in ("images", "nonces", "scheme") if k not in arrays]
+        if missing:
+            raise ValueError(f"{what}: it has no {', '.join(missing)} array")
+        images = arrays["images"]
+        if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[0] == 0:
+            raise ValueError(f"{what}: 'images' must be uint8 (N, H, W) or (N, H, W, C), got "
+                             f"{images.dtype} {images.shape}")
+        nonces = arrays["nonces"]
+        if nonces.dtype != np.uint8 or nonces.shape != (images.shape[0], NONCE_BYTES):
+            raise ValueError(f"{what}: 'nonces' must be uint8 of shape ({images.shape[0]}, {NONCE_BYTES}), "
+                             f"got {nonces.dtype} {nonces.shape}")
+        spec = arrays["scheme"]
+        if spec.shape != () or spec.dtype.kind != "U":
+            raise ValueError(f"{what}: 'scheme' must be one string, got {spec.dtype} {spec.shape}")
+        scheme = _parse_scheme_for_shape(str(spec), images.shape[1:])
+        coef = arrays.get("coefficients")
+        if coef is not None and (coef.dtype != np.int16 or coef.ndim != 6):
+            raise ValueError(f"{what}: 'coefficients' must be int16 (N, C, H8, W8, 8, 8), got {coef.dtype} {coef.shape}")
+        salt, tag = arrays.get("salt"), arrays.get("tag")
+        if (salt is None) != (tag is None):
+            raise ValueError(f"{what}: it has {'a salt' if tag is None else 'a tag'} without "
+                             f"{'a tag' if tag is None else 'a salt'}")
+        if salt is not None and tag is not None:
+            if salt.dtype != np.uint8 or salt.shape != (SALT_BYTES,):
+                raise ValueError(f"{what}: 'salt' must be {SALT_BYTES} uint8, got {salt.dtype} {salt.shape}")
+            if tag.dtype != np.uint8 or tag.shape != (TAG_BYTES,):
+                raise ValueError(f"{what}: 'tag' must be {TAG_BYTES} uint8, got {tag.dtype} {tag.shape}")
+            return cls(images, nonces, scheme, coef, salt.tobytes(), tag.tobytes())
+        return cls(images, nonces, scheme, coef)
 
 
 def _images_per_chunk(stride_bytes: int, image_bytes: int, scale: int = 1) -> int:
@@ -1025,6 +1212,7 @@ def encrypt(
     ``scheme``: a :class:`Scheme` or its spec string. Nonces: fresh from the OS CSPRNG by default;
     ``seed=`` for the reproducible study-only mode; ``nonces=`` explicit ``(N, 16)`` initial
     counter blocks (reuse raises unless ``allow_nonce_reuse_unsafe=True``). See the module docstring.
+    The result carries a random ``salt`` and an authentication ``tag`` that :func:`decrypt` checks.
     """
     key = _check_key(key)
     images = _check_images(images)
@@ -1040,10 +1228,15 @@ def encrypt(
         icbs = _icbs_to_ints(_check_nonces(nonces, n))
         _check_counter_ranges(icbs, nblocks, bool(allow_nonce_reuse_unsafe))
     nonce_arr = _ints_to_nonces(icbs)
+    coef: np.ndarray | None = None
     if isinstance(scheme, DCT):
         out, coef = _run_dct(images, key, scheme, icbs, None, inverse=False)
-        return Ciphertext(out, nonce_arr, scheme, coef)
-    return Ciphertext(_run_pixels(images, key, scheme, icbs), nonce_arr, scheme)
+    else:
+        out = _run_pixels(images, key, scheme, icbs)
+    # a fresh salt per call, also in the seeded study mode: the tag must never link two ciphertexts
+    salt = secrets.token_bytes(SALT_BYTES)
+    tag = _auth_tag(key, salt, _CT_MAC_CONTEXT, _ciphertext_fields(out, nonce_arr, scheme, coef))
+    return Ciphertext(out, nonce_arr, scheme, coef, salt, tag)
 
 
 def _run_pixels(images: np.ndarray, key: bytes, scheme: Scheme, icbs: Sequence[int]) -> np.ndarray:
@@ -1098,29 +1291,66 @@ def _run_dct(
     return pix_out, coef_out
 
 
-def _check_ciphertext(ct: Any, scheme: Any) -> tuple[Scheme, list[int]]:
+def _check_ciphertext(
+    ct: Any, scheme: Any, key: bytes | None = None, verify: bool = True
+) -> tuple[Scheme, list[int]]:
+    """Check a ciphertext's structure and, when ``key`` is given and ``verify`` is true, its tag.
+
+    The structure comes first, so a hand-built ciphertext that could never decrypt says why; the
+    tag is checked before any keystream is produced.
+    """
+    import hmac
+
     if not isinstance(ct, Ciphertext):
         raise TypeError(f"decrypt needs a Ciphertext from encrypt(); got {type(ct).__name__}")
     images = _check_images(ct.images, "ct.images")
     own = _as_scheme(ct.scheme)
     if scheme is not None and _as_scheme(scheme) != own:
         raise ValueError(f"scheme {_as_scheme(scheme).spec!r} differs from the ciphertext's {own.spec!r}")
-    icbs = _icbs_to_ints(_check_nonces(ct.nonces, images.shape[0]))
+    nonces = _check_nonces(ct.nonces, images.shape[0])
+    icbs = _icbs_to_ints(nonces)
     nbytes = own.keystream_nbytes(images.shape[1:])
     _check_counter_ranges(icbs, max(1, -(-nbytes // BLOCK_BYTES)), allow_reuse=True)
+    if isinstance(own, DCT) and ct.coefficients is None:
+        raise ValueError(
+            "a DCT ciphertext needs its encrypted coefficients (ct.coefficients) to decrypt exactly; "
+            "the rendered pixels alone are not enough"
+        )
+    if key is None or not verify:
+        return own, icbs
+    if ct.tag is None or ct.salt is None:
+        raise ValueError(
+            "this Ciphertext carries no authentication tag (it was built by hand, not returned by "
+            "encrypt() or Ciphertext.load of a saved one); pass verify=False to decrypt it unchecked"
+        )
+    salt, tag = bytes(ct.salt), bytes(ct.tag)
+    if len(salt) != SALT_BYTES or len(tag) != TAG_BYTES:
+        raise ValueError(f"ct.salt must be {SALT_BYTES} bytes and ct.tag {TAG_BYTES}; got {len(salt)} and {len(tag)}")
+    coef = None if ct.coefficients is None else np.asarray(ct.coefficients)
+    expected = _auth_tag(key, salt, _CT_MAC_CONTEXT, _ciphertext_fields(images, nonces, own, coef))
+    if not hmac.compare_digest(expected, tag):
+        raise ValueError(_AUTH_FAILED)
     return own, icbs
 
 
-def decrypt(ct: Ciphertext, key: bytes, scheme: Scheme | str | None = None) -> np.ndarray:
+def decrypt(
+    ct: Ciphertext, key: bytes, scheme: Scheme | str | None = None, *, verify: bool = True
+) -> np.ndarray:
     """Invert :func:`encrypt`.
 
     Pixel schemes (:class:`BitPlanes`, :class:`Region`, :class:`Full`) return exactly the input
     images. :class:`DCT` returns the rendering of the exactly restored quantised coefficients,
     i.e. ``scheme.compress(original)`` (use :func:`decrypt_coefficients` for the coefficients).
     ``scheme`` defaults to ``ct.scheme``; if given it must equal it.
+
+    The ciphertext's tag is checked first: a wrong key, or a scheme, nonce or shape changed since
+    :func:`encrypt`, raises ``ValueError`` ("authentication failed ...") and decrypts nothing. A
+    ``Ciphertext`` without a tag (built by hand from images and nonces) is refused unless
+    ``verify=False``, which skips the check: a wrong key then silently gives garbage, as plain
+    AES-CTR does (useful to demonstrate exactly that).
     """
     key = _check_key(key)
-    own, icbs = _check_ciphertext(ct, scheme)
+    own, icbs = _check_ciphertext(ct, scheme, key, bool(verify))
     if isinstance(own, DCT):
         return _decrypt_dct(ct, key, own, icbs)[0]
     return _run_pixels(np.ascontiguousarray(ct.images), key, own, icbs)
@@ -1140,11 +1370,11 @@ def _decrypt_dct(ct: Ciphertext, key: bytes, scheme: DCT, icbs: list[int]) -> tu
     return _run_dct(None, key, scheme, icbs, ct.coefficients, inverse=True, image_shape=image_shape)
 
 
-def decrypt_coefficients(ct: Ciphertext, key: bytes) -> np.ndarray:
+def decrypt_coefficients(ct: Ciphertext, key: bytes, *, verify: bool = True) -> np.ndarray:
     """The exactly restored quantised coefficients of a :class:`DCT` ciphertext, equal to
-    ``ct.scheme.forward(original_images)``."""
+    ``ct.scheme.forward(original_images)``. The tag is checked as in :func:`decrypt`."""
     key = _check_key(key)
-    own, icbs = _check_ciphertext(ct, None)
+    own, icbs = _check_ciphertext(ct, None, key, verify)
     if not isinstance(own, DCT):
         raise TypeError(f"decrypt_coefficients is for DCT ciphertexts; this one is {own.spec!r}")
     return _decrypt_dct(ct, key, own, icbs)[1]
