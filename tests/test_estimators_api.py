@@ -156,7 +156,7 @@ def test_project_is_separate_pca_and_a_lower_bound():
     assert px.shape == (3000, 3) and py.shape == (3000, 3)
     np.testing.assert_allclose(px.std(0), 1.0)
     g = get_estimator("gaussian")
-    assert g.estimate(px, py).nats == pytest.approx(mi, abs=0.1)
+    assert g.estimate(px, py).nats == pytest.approx(mi, abs=0.11)  # error sd 0.024 over 200 seeds: 4.5 sd
     # fewer components can only lose information (data-processing inequality)
     assert g.estimate(*project(x, y, 1)).nats < g.estimate(px, py).nats
     with pytest.raises(ValueError):

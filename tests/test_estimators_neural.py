@@ -21,7 +21,11 @@ def gauss1():
     return correlated_gaussian(3000, 2, 1.0, seed=1)
 
 
-@pytest.mark.parametrize("name, tol", [("infonce", 0.12), ("nwj", 0.15), ("mine", 0.15), ("smile", 0.15)])
+# The estimate is computed on the 750 held-out pairs, so it carries their sampling error whatever the
+# critic: sd ~ sqrt(2 rho^2 / 750) = 0.041 nats for this Gaussian, plus ~0.01 from training. Over 3
+# data seeds the errors were -0.09..+0.02 (all four estimators move together: it is the data). The
+# former 0.12-0.15 were ~3 sd; 0.22 is > 4 sd beyond the small (-0.02) bias.
+@pytest.mark.parametrize("name, tol", [("infonce", 0.22), ("nwj", 0.22), ("mine", 0.22), ("smile", 0.22)])
 def test_neural_estimator_recovers_small_gaussian_mi(name, tol, gauss1):
     x, y, truth = gauss1
     r = get_estimator(name, **SMALL).estimate(x, y)
@@ -35,7 +39,7 @@ def test_infonce_never_exceeds_log_batch():
     x, y, _ = correlated_gaussian(1500, 10, 10.0, seed=2)
     r = get_estimator("infonce", steps=300, batch_size=32, hidden=(64, 64), lr=2e-3).estimate(x, y)
     assert r.nats <= math.log(32) + 1e-6
-    assert r.nats > math.log(32) - 0.6  # and it does get near it
+    assert r.nats > math.log(32) - 0.6  # and it does get near it (0.15-0.23 below over 3 seeds)
     assert np.nanmax(r.curve["train"]) <= math.log(32) + 1e-5
 
 
@@ -86,7 +90,8 @@ def test_same_seed_same_number_and_different_seed_different_number(gauss1):
 def test_joint_critic_runs_and_learns():
     x, y, truth = correlated_gaussian(1500, 1, 0.5, seed=3)
     r = get_estimator("infonce", critic="joint", steps=150, hidden=(32, 32), batch_size=32, lr=3e-3).estimate(x, y)
-    assert r.nats == pytest.approx(truth, abs=0.2)
+    # 375 held-out pairs: sampling sd ~0.04 nats; errors -0.07..+0.03 over 3 data seeds: 0.22 is > 4 sd
+    assert r.nats == pytest.approx(truth, abs=0.22)
 
 
 def test_fixed_critic_null_is_centred_near_zero(gauss1):
@@ -96,7 +101,7 @@ def test_fixed_critic_null_is_centred_near_zero(gauss1):
     r = get_estimator("infonce", steps=100, hidden=(32,), batch_size=64).estimate_many(
         [(x, y)], n_permutations=50, permutation_seed=1)[0]
     assert r.null.shape == (50,)
-    assert abs(np.mean(r.null)) < 0.05
+    assert abs(np.mean(r.null)) < 0.05  # -0.005 +- 0.001 over 4 data seeds
 
 
 def test_divergence_is_flagged_not_silent(gauss1):

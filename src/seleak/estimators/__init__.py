@@ -12,7 +12,7 @@ name       what it is                                               use it for
 ========== ======================================================== =====================
 plugin     histogram plug-in + Miller–Madow (the paper's estimator)  discrete or <= 3-D data
 ksg        Kraskov–Stögbauer–Grassberger, algorithm 1, max-norm      low-D continuous data
-gaussian   canonical correlations of the (shrunk) joint covariance   linear dependence, any D
+gaussian   canonical correlations; PCA to N/4 columns when d > N/4   linear dependence, any D
 mine       Donsker–Varadhan + moving-average gradient (PyTorch)      high-D, large MI
 nwj        Nguyen–Wainwright–Jordan bound (PyTorch)                  high-D
 infonce    InfoNCE / CPC bound, <= log(batch) (PyTorch)              high-D, small MI, low variance

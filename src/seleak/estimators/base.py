@@ -138,7 +138,8 @@ def check_pair(
                 f"{label} contains NaN or infinite values ({int(bad.sum())} entries, first in row "
                 f"{int(rows[0])}); remove or impute them before estimating MI"
             )
-        const = np.flatnonzero(np.ptp(arr, axis=0) == 0)
+        # max == min rather than ptp == 0: a range of values near +-1e308 overflows (with a warning)
+        const = np.flatnonzero(arr.max(axis=0) == arr.min(axis=0))
         if drop_constant and const.size == arr.shape[1]:
             raise ValueError(f"every column of {label} is constant: it carries no information about anything")
         if const.size and not drop_constant:
@@ -147,19 +148,50 @@ def check_pair(
                 "information; drop it before estimating MI (or set pca_dim=, which drops it)"
             )
     if drop_constant:
-        xa, ya = (a[:, np.ptp(a, axis=0) > 0] for a in (xa, ya))
+        xa, ya = (a[:, a.max(axis=0) > a.min(axis=0)] for a in (xa, ya))
     return xa, ya
 
 
+def _pow2_exponent(a: np.ndarray, axis: int | None = 0) -> np.ndarray:
+    """Exponent ``e`` with ``max|a| = f 2**e``, ``f`` in ``[0.5, 1)`` (per column for ``axis=0``,
+    one for the whole array for ``axis=None``; 0 for an all-zero column)."""
+    return np.frexp(np.max(np.abs(a), axis=axis))[1]
+
+
+def rescale_columns(a: np.ndarray) -> np.ndarray:
+    """``a`` (N, d) with each column multiplied by a power of two so its largest magnitude lies in
+    ``[0.5, 1)``.
+
+    Why: a variance squares the data, so columns near 1e200 overflow to ``inf`` and columns near
+    1e-300 underflow to 0, and the standardised values become NaN or 0 although every entry is an
+    ordinary finite float. Scaling by a power of two is exact (no rounding: only the exponent
+    changes), so on ordinary data the result is bit-for-bit what it was, and MI is invariant to
+    rescaling a column.
+    """
+    return np.ldexp(a, -_pow2_exponent(a, axis=0))
+
+
+def standardize(a: np.ndarray) -> np.ndarray:
+    """Columns of ``a`` (N, d) centred and scaled to unit standard deviation, safely for any finite
+    magnitude (see :func:`rescale_columns`). Constant columns must have been removed."""
+    a = rescale_columns(a)
+    a = a - a.mean(axis=0)
+    return a / a.std(axis=0)
+
+
 def _pca(a: np.ndarray, dim: int, whiten: bool) -> np.ndarray:
+    # One power of two for the whole side (not per column: PCA depends on the columns' relative
+    # scales): exact, and it keeps the SVD's sums of squares finite for data near 1e200 or 1e-300.
+    e = int(_pow2_exponent(a, axis=None))
+    a = np.ldexp(a, -e)
     a = a - a.mean(axis=0)
     # Thin SVD: the right singular vectors are the principal axes. Deterministic up to sign, and
     # signs do not matter to MI (a sign flip is an invertible map of one coordinate).
     u, s, _ = np.linalg.svd(a, full_matrices=False)
     out = u[:, :dim] * s[:dim]
     if whiten:
-        out = out / np.maximum(out.std(axis=0), 1e-300)
-    return out
+        return out / np.maximum(out.std(axis=0), 1e-300)
+    return np.ldexp(out, e)  # back to the data's own scale
 
 
 def project(

@@ -30,7 +30,7 @@ from scipy.special import digamma
 from scipy.spatial import cKDTree
 from scipy.stats import norm, rankdata
 
-from .base import Estimator, _choice_setting, _int_setting, _maybe_project, _pca_setting
+from .base import Estimator, _choice_setting, _int_setting, _maybe_project, _pca_setting, _pow2_exponent, standardize
 
 __all__ = ["KSGEstimator", "ksg_mi", "marginal_transform"]
 
@@ -40,7 +40,7 @@ def marginal_transform(a: np.ndarray, kind: str) -> np.ndarray:
     if kind == "none":
         return a
     if kind == "standardize":
-        return (a - a.mean(axis=0)) / a.std(axis=0)
+        return standardize(a)  # safe for data near 1e200 or 1e-300 (a plain variance overflows)
     r = rankdata(a, axis=0, method="average")
     u = r / (a.shape[0] + 1.0)  # in (0, 1)
     if kind == "rank":
@@ -124,6 +124,12 @@ class KSGEstimator(Estimator):
         s = self._settings
         x, y, details = _maybe_project(x, y, s["pca_dim"])
         rng = np.random.default_rng(s["seed"])
+        if s["transform"] == "none":
+            # One power of two for both sides: exact, keeps every max-norm distance's ordering (so
+            # the estimate is unchanged), and keeps distances and the jitter's scale finite and
+            # normal for data near 1e300 or 1e-300.
+            e = int(max(_pow2_exponent(x, axis=None), _pow2_exponent(y, axis=None)))
+            x, y = np.ldexp(x, -e), np.ldexp(y, -e)
         prepared = []
         for a in (x, y):
             a = marginal_transform(a, s["transform"])

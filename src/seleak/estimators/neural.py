@@ -60,6 +60,7 @@ from .base import (
     _choice_setting,
     _int_setting,
     check_pair,
+    rescale_columns,
 )
 
 __all__ = ["NeuralEstimator", "MINE", "NWJ", "InfoNCE", "SMILE", "bound_value"]
@@ -303,6 +304,9 @@ class NeuralEstimator(Estimator):
         # --- splits and standardisation, per problem, seeded by the problem's seed
         splits = []
         for (xa, ya), seed in zip(data, seeds):
+            # exact power-of-two scaling first: a variance of data near 1e300 overflows (and one near
+            # 1e-300 underflows), which would standardise every input to 0 or NaN
+            xa, ya = rescale_columns(xa), rescale_columns(ya)
             n = xa.shape[0]
             perm = np.random.default_rng(seed).permutation(n)
             n_test = max(2, int(round(s["val_fraction"] * n)))

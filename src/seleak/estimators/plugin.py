@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Estimator, _choice_setting, _int_setting, _maybe_project, _pca_setting
+from .base import Estimator, _choice_setting, _int_setting, _maybe_project, _pca_setting, rescale_columns
 
 __all__ = ["PluginEstimator", "discretize", "entropy_from_labels"]
 
@@ -32,6 +32,9 @@ def discretize(a: np.ndarray, bins: int, binning: str = "equal", discrete: str =
     ``discrete="auto"`` keeps a column's own values when it has at most ``bins`` distinct values;
     ``"always"`` always does (categorical data); ``"never"`` always bins.
     """
+    # Exact power-of-two scaling per column (cells are per column, so nothing changes on ordinary
+    # data): keeps ``hi - lo`` and the quantile interpolation finite for data near +-1e308.
+    a = rescale_columns(a)
     cols = []
     for j in range(a.shape[1]):
         col = a[:, j]
