@@ -118,7 +118,8 @@ def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path: Path,
     victim = next((tmp_path / "cells").glob("[!p]*.json"))
     victim.write_text("{truncated")
     counted["n"] = 0
-    run_study(changed, tmp_path, progress=False)
+    with pytest.warns(RuntimeWarning, match=rf"{victim.name} is not valid JSON"):
+        run_study(changed, tmp_path, progress=False)
     assert counted["n"] == 1
 
 
@@ -188,14 +189,27 @@ def test_summary_interval_covers_every_seed() -> None:
 
 def test_msb_findings_hold_on_a_small_study(tmp_path: Path) -> None:
     """The expected findings at CI size: MSB leakage significant at k = 1, 2, none under full
-    encryption, estimates non-increasing in k (Gaussian and KSG estimators, random-weight CNN)."""
+    encryption, estimates non-increasing in k (Gaussian and KSG estimators, random-weight CNN).
+
+    Each check holds with false-failure probability well below 1e-4, on any machine and seed:
+    - significance at msb:1 and msb:2: the estimates (Gaussian 2.1 and 0.35 nats, KSG 0.86 and 0.18 at
+      seed 0) lie 9 or more null standard deviations (under 0.02 nats, seen under full encryption)
+      above zero, so none of the 199 permutations reaches them;
+    - non-increasing in k over k = 1..3 only: at k = 3 and 4 both true values are near zero, where
+      "estimate at k+1 <= upper end of the interval at k" fails by chance a few per cent of the time;
+      from k = 2 to 3 the margin is over 4 standard deviations;
+    - no evidence under full encryption: the summary's p-value is the largest over four seeds (four
+      independent keys), and under independence each is <= 0.05 with probability <= 0.05, so a false
+      failure needs all four: 0.05**4 = 6e-6 per estimator (1.3e-5 for both).
+    """
     config = config_from_mapping({
         "datasets": ["digits"], "n": 400, "embeddings": ["random:small"], "seeds": [0],
-        "schemes": ["msb:1..4", "full"], "permutations": 199, "bootstrap": 20,
+        "schemes": ["msb:1..3"], "permutations": 199, "bootstrap": 20,
         "estimators": {"gaussian": {"pca_dim": 8}, "ksg": {"k": 3, "pca_dim": 4}},
+        "blocks": [{"name": "paper"}, {"name": "null", "schemes": ["full"], "seeds": [0, 1, 2, 3]}],
     })
     checks = study.findings(run_study(config, tmp_path, progress=False).table)
-    assert len(checks) == 2 * 4
+    assert len(checks) == 2 * 4  # per estimator: msb:1, msb:2, monotone (paper); full (null)
     assert checks["passed"].all(), checks.query("not passed").to_string()
 
 
@@ -207,9 +221,19 @@ KNOWN_QUICK_FAILURES = {("paper", "plugin", "significant at msb:2")}
 
 @pytest.mark.slow
 def test_quick_profile_findings(tmp_path: Path) -> None:
-    """The findings on the quick profile (the book's main job), for every estimator."""
+    """The findings on the quick profile (the book's main job), for every estimator.
+
+    Asserted: the significance checks, where the effects are many null standard deviations large (a
+    known failure is a lack of power, so it may pass on another machine: it is allowed, not required).
+    Reported but not asserted: "no evidence under full" and "non-increasing in k". Most blocks of the
+    quick profile have one seed, so each null check is a single 5 % test, and the adjacent near-zero
+    estimates at large k cross each other's intervals a few per cent of the time: asserting them would
+    fail by chance far more often than 1e-4. test_msb_findings_hold_on_a_small_study checks both with
+    enough seeds and margin.
+    """
     run = run_study(load_study("quick", REPO), tmp_path, progress=False)
     checks = study.findings(run.table)
-    failed = {(r.block, r.estimator, r.check) for r in checks.itertuples() if not r.passed}
+    significance = checks[checks["check"].str.startswith("significant")]
+    failed = {(r.block, r.estimator, r.check) for r in significance.itertuples() if not r.passed}
     assert len(checks) > 20
-    assert failed == KNOWN_QUICK_FAILURES, checks.query("not passed").to_string()
+    assert failed <= KNOWN_QUICK_FAILURES, checks.query("not passed").to_string()

@@ -7,13 +7,16 @@ leaves a half-written file behind: a reader sees the old file or the new one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import math
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -126,7 +129,16 @@ def read_profile(name: str, root: str | os.PathLike[str] | None = None) -> tuple
         raise FileNotFoundError(
             f"unknown profile {name!r}: no {path}. Profiles that exist: {', '.join(known) or '(none)'}"
         )
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(
+            f"profile {path} is not valid YAML{where}: {problem}. Fix the syntax there (indentation, a "
+            "missing ':' or an unclosed bracket or quote)"
+        ) from None
     if not isinstance(data, dict):
         raise ValueError(f"profile {path} must be a mapping, got {type(data).__name__}")
     return data, path
@@ -148,3 +160,169 @@ def one_blas_thread():
     if _BLAS_CONTROLLER is None:
         _BLAS_CONTROLLER = ThreadpoolController()
     return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+# --------------------------------------------------------------------------------------------------
+# typed checks of configuration values (profiles, command-line options, function arguments)
+# --------------------------------------------------------------------------------------------------
+# One small set, so every setting is refused the same way: the message names the setting (``name``
+# carries where it sits, e.g. "study: block 'paper': 'seeds'"), the value and what is allowed. YAML
+# turns `yes`/`no` into booleans and `1.0` into a float, so bool is never an int and an int-valued
+# float is never an int: both are typos that must not run silently.
+
+ErrorType = Callable[[str], Exception]
+
+
+def _shown(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def is_int(value: Any) -> bool:
+    """An integer and not a bool (``True`` is an ``int`` to Python, never to a profile)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_number(value: Any) -> bool:
+    """An int or a float (not a bool)."""
+    return is_int(value) or (isinstance(value, (float, np.floating)))
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, error: ErrorType = ValueError) -> int:
+    """``value`` as an int; refuse bools, floats, strings and values below ``minimum``."""
+    allowed = "an integer" if minimum is None else f"an integer >= {minimum}"
+    if not is_int(value):
+        raise error(f"{name} must be {allowed}, got {_shown(value)}")
+    if minimum is not None and value < minimum:
+        raise error(f"{name} must be {allowed}, got {value!r}")
+    return int(value)
+
+
+def check_float(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+                error: ErrorType = ValueError) -> float:
+    """``value`` as a finite float strictly between ``low`` and ``high`` (ints are fine, bools are not)."""
+    if low is not None and high is not None:
+        allowed = f"a number strictly between {low:g} and {high:g}"
+    elif low is not None:
+        allowed = f"a number > {low:g}"
+    else:
+        allowed = "a finite number"
+    if not is_number(value) or not math.isfinite(float(value)):
+        raise error(f"{name} must be {allowed}, got {_shown(value)}")
+    v = float(value)
+    if (low is not None and v <= low) or (high is not None and v >= high):
+        raise error(f"{name} must be {allowed}, got {value!r}")
+    return v
+
+
+def check_bool(value: Any, name: str, *, error: ErrorType = ValueError) -> bool:
+    """``value`` as a bool; refuse strings such as ``'no'`` (truthy!) and numbers."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise error(f"{name} must be true or false, got {_shown(value)}")
+    return bool(value)
+
+
+def check_str(value: Any, name: str, *, choices: Any = None, error: ErrorType = ValueError) -> str:
+    """``value`` as a non-empty string, one of ``choices`` when given."""
+    if not isinstance(value, str) or not value.strip():
+        raise error(f"{name} must be a non-empty string, got {_shown(value)}")
+    if choices is not None and value not in choices:
+        raise error(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+_DEVICE = re.compile(r"(cpu|mps|(cuda|xpu)(:\d+)?)")
+DEVICES_ALLOWED = "'cpu', 'cuda', 'cuda:N' (N = GPU index), 'mps' or 'xpu[:N]'"
+
+
+def check_device(value: Any, name: str, *, error: ErrorType = ValueError) -> str:
+    """A torch device string; the check is by form, so it needs neither torch nor the device."""
+    if not isinstance(value, str) or not _DEVICE.fullmatch(value):
+        raise error(f"{name} must be a torch device: {DEVICES_ALLOWED}; got {_shown(value)}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# a lock on an output folder
+# --------------------------------------------------------------------------------------------------
+
+
+class FolderBusyError(RuntimeError, ValueError):
+    """Another process holds the lock of an output folder.
+
+    Also a ``ValueError``, so the command line reports it as one line (it is a usage problem: pick
+    another folder or wait), not as a crash.
+    """
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str], message: str = "another process is using {folder} "
+                "(lock held by pid {pid})") -> Iterator[Path]:
+    """Hold an exclusive lock on ``folder/.lock`` for the ``with`` block, or raise at once.
+
+    The lock is an OS advisory lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows) on an open
+    file, so the OS drops it when the holder exits or crashes: a killed run never leaves a stale lock
+    behind. The holder writes its pid into the file for the message of the process that is refused.
+    ``message`` is formatted with ``folder`` and ``pid``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".lock"
+    # no O_TRUNC: a refused process must not erase the holder's pid before reading it
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _try_lock(fd):
+            pid = _read_pid(path)
+            raise FolderBusyError(message.format(folder=folder, pid=pid if pid is not None else "unknown"),
+                                  pid)
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield path
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _unlock(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # empty while the holder is between lock and write

@@ -13,7 +13,11 @@ profiles. For every *cell* (one data set, embedder, scheme and seed) the study
 
 Every (cell, estimator) result is cached under ``OUT/cells/`` by a content hash of everything it depends
 on and written atomically, so an interrupted run resumes where it stopped and a changed setting
-recomputes only the rows it touches. Cells run in local processes (joblib) or on a Dask cluster
+recomputes only the rows it touches. Each cache file carries the hash of the settings it was computed
+for and is validated when read (schema, types, finite values, matching hash): a damaged or mismatched
+file is named in a warning and recomputed. Values derived from a cached one under settings outside the
+key (``significant`` at ``alpha``, ``mi_bits``) are computed when the table is made, never cached. A run
+holds ``OUT/.lock``, so a second run on the same folder is refused instead of repeating the work. Cells run in local processes (joblib) or on a Dask cluster
 (``scheduler="tcp://HOST:PORT"``) with the same results.
 """
 
@@ -23,9 +27,11 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -33,7 +39,19 @@ import numpy as np
 import pandas as pd
 
 from seleak import __version__
-from seleak._io import atomic_write_text, hash_config, read_profile
+from seleak._io import (
+    FolderBusyError,
+    atomic_write_text,
+    check_bool,
+    check_device,
+    check_float,
+    check_int,
+    check_str,
+    folder_lock,
+    hash_config,
+    is_int,
+    read_profile,
+)
 
 #: Columns every results table has, in this order (more may follow).
 COLUMNS = [
@@ -89,7 +107,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Bump when a change to the computation changes cached numbers.
-CACHE_VERSION = "cell-v3"
+CACHE_VERSION = "cell-v4"  # v4: entries carry their key hash; derived columns not cached
 
 
 class StudyConfigError(ValueError):
@@ -146,16 +164,36 @@ class StudyConfig:
         return sum(len(g.datasets) * len(g.embeddings) * len(g.schemes) * len(g.seeds) for g in self.grids)
 
 
-def expand_schemes(specs: Iterable[str]) -> tuple[str, ...]:
-    """``"msb:0..8"`` → ``msb:0 … msb:8``; every spec is checked by ``parse_scheme``."""
+_RANGE = re.compile(r"(\d+)\.\.(\d+)")
+
+
+def expand_schemes(specs: Iterable[str], name: str = "study: 'schemes'") -> tuple[str, ...]:
+    """``"msb:0..8"`` → ``msb:0 … msb:8``; every spec is checked by ``parse_scheme``.
+
+    A range is ``LOW..HIGH`` with ``LOW <= HIGH`` (both ends included); an empty or descending range is
+    refused, never expanded to nothing.
+    """
     from seleak.encryption import parse_scheme
 
+    if isinstance(specs, str):
+        specs = [specs]
+    if not isinstance(specs, (list, tuple)) or not specs:
+        raise StudyConfigError(f"{name} must be a non-empty list of scheme specs (e.g. ['msb:0..8', 'full']), "
+                               f"got {specs!r}")
     out: list[str] = []
     for spec in specs:
-        spec = str(spec)
+        if not isinstance(spec, str):
+            raise StudyConfigError(f"{name}: every scheme is a string such as 'msb:3', got {spec!r}")
         head, _, tail = spec.rpartition(":")
         if ".." in tail and head:
-            lo, hi = (int(v) for v in tail.split(".."))
+            m = _RANGE.fullmatch(tail.strip())
+            if m is None:
+                raise StudyConfigError(f"{name}: bad range {spec!r}; write {head}:LOW..HIGH with integers "
+                                       f"LOW <= HIGH, e.g. {head}:0..8")
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo:
+                raise StudyConfigError(f"{name}: range {spec!r} is empty ({lo} > {hi}); write it ascending, "
+                                       f"{head}:{hi}..{lo}")
             candidates = [f"{head}:{k}" for k in range(lo, hi + 1)]
         else:
             candidates = [spec]
@@ -167,116 +205,220 @@ def expand_schemes(specs: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _estimators(raw: Any) -> tuple[EstimatorSpec, ...]:
+def _estimators(raw: Any, name: str = "study: 'estimators'") -> tuple[EstimatorSpec, ...]:
     from seleak.estimators import available_estimators, get_estimator
 
-    if isinstance(raw, (list, tuple)):
-        raw = {str(name): {} for name in raw}
+    if isinstance(raw, (list, tuple)) and all(isinstance(r, str) for r in raw):
+        raw = {str(label): {} for label in raw}
     if not isinstance(raw, Mapping) or not raw:
-        raise StudyConfigError("study: 'estimators' must be a non-empty mapping label -> settings")
+        raise StudyConfigError(f"{name} must be a non-empty mapping label -> settings (e.g. "
+                               f"{{gaussian: {{pca_dim: 8}}}}), got {raw!r}")
     specs = []
     for label, settings in raw.items():
+        if settings is not None and not isinstance(settings, Mapping):
+            raise StudyConfigError(f"{name}: the settings of {label!r} must be a mapping (e.g. {{k: 3}}), "
+                                   f"got {settings!r}")
         settings = dict(settings or {})
-        name = str(settings.pop("estimator", label))
-        if name not in available_estimators():
+        est = settings.pop("estimator", label)
+        if not isinstance(est, str) or est not in available_estimators():
             raise StudyConfigError(
-                f"study: unknown estimator {name!r} (entry {label!r}); valid: {', '.join(available_estimators())}"
+                f"study: unknown estimator {est!r} (entry {label!r}); valid: {', '.join(available_estimators())}"
             )
+        if "pca_dim" in settings and settings["pca_dim"] is not None:
+            _check(check_int, settings["pca_dim"], f"{name}: {label!r}: 'pca_dim'", minimum=1)
         try:
-            get_estimator(name, **settings)
+            get_estimator(est, **settings)
         except (TypeError, ValueError) as err:
             raise StudyConfigError(f"study: estimator {label!r}: {err}") from None
-        specs.append(EstimatorSpec(str(label), name, settings))
+        specs.append(EstimatorSpec(str(label), est, settings))
     return tuple(specs)
 
 
-def _datasets(raw: Any) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+_DATASET_OPTIONS = ("root", "split", "size", "download")
+
+
+def _datasets(raw: Any, name: str = "study: 'datasets'") -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
     from seleak.data import available_datasets
 
     if isinstance(raw, str):
         raw = [raw]
-    items = raw.items() if isinstance(raw, Mapping) else ((name, {}) for name in raw)
+    if isinstance(raw, Mapping):
+        items = list(raw.items())
+    elif isinstance(raw, (list, tuple)) and all(isinstance(r, str) for r in raw):
+        items = [(r, {}) for r in raw]
+    else:
+        raise StudyConfigError(f"{name} must be a list of data set names or a mapping name -> "
+                               f"{{root, split, size, download}}, got {raw!r}")
+    if not items:
+        raise StudyConfigError(f"{name} is empty; name at least one data set, e.g. [digits]")
     out = []
     known = available_datasets()
-    for name, opts in items:
-        if name not in known:
-            raise StudyConfigError(f"study: unknown data set {name!r}; valid: {', '.join(known)}")
+    for ds, opts in items:
+        if ds not in known:
+            raise StudyConfigError(f"study: unknown data set {ds!r}; valid: {', '.join(known)}")
+        if opts is not None and not isinstance(opts, Mapping):
+            raise StudyConfigError(f"{name}: the options of {ds!r} must be a mapping ({', '.join(_DATASET_OPTIONS)}), "
+                                   f"got {opts!r}")
         opts = dict(opts or {})
-        bad = set(opts) - {"root", "split", "size", "download"}
+        bad = set(opts) - set(_DATASET_OPTIONS)
         if bad:
-            raise StudyConfigError(f"study: data set {name!r} has unknown option(s) {sorted(bad)}; "
-                                   "valid: root, split, size, download")
-        out.append((str(name), tuple(sorted(opts.items()))))
+            raise StudyConfigError(f"study: data set {ds!r} has unknown option(s) {sorted(bad)}; "
+                                   f"valid: {', '.join(_DATASET_OPTIONS)}")
+        where = f"{name}: {ds!r}"
+        if "root" in opts:
+            _check(check_str, opts["root"], f"{where}: 'root'")
+        if "split" in opts:
+            _check(check_str, opts["split"], f"{where}: 'split'", choices=("train", "test", "all"))
+        if "download" in opts:
+            _check(check_bool, opts["download"], f"{where}: 'download'")
+        if "size" in opts and opts["size"] is not None:
+            size = opts["size"]
+            if isinstance(size, (list, tuple)):
+                if len(size) != 2:
+                    raise StudyConfigError(f"{where}: 'size' must be an integer or [HEIGHT, WIDTH], got {size!r}")
+                opts["size"] = tuple(_check(check_int, s, f"{where}: 'size'", minimum=1) for s in size)
+            else:
+                _check(check_int, size, f"{where}: 'size'", minimum=1)
+        out.append((str(ds), tuple(sorted(opts.items()))))
     return tuple(out)
 
 
+def _check(check: Callable[..., Any], value: Any, name: str, **kwargs: Any) -> Any:
+    return check(value, name, error=StudyConfigError, **kwargs)
+
+
+def _seeds(value: Any, name: str) -> tuple[int, ...]:
+    if is_int(value):  # a count: seeds 0 .. count-1
+        return tuple(range(_check(check_int, value, f"{name} (a count)", minimum=1)))
+    if not isinstance(value, (list, tuple)):
+        raise StudyConfigError(f"{name} must be a list of integers >= 0 or a count >= 1, got {value!r} "
+                               f"({type(value).__name__})")
+    if not value:
+        raise StudyConfigError(f"{name} is empty; give a list of integers >= 0 (e.g. [0, 1]) or a count")
+    seeds = tuple(_check(check_int, s, f"{name}: every seed", minimum=0) for s in value)
+    if len(set(seeds)) != len(seeds):
+        raise StudyConfigError(f"{name} repeats a seed: {list(value)!r}; list each seed once")
+    return seeds
+
+
+def _names(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise StudyConfigError(f"{name} must be a non-empty list of strings, got {value!r}")
+    return tuple(_check(check_str, v, f"{name}: every entry") for v in value)
+
+
+def _scheduler(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    return _check(check_str, value, name)
+
+
+# key -> its typed check (value, name of the setting for messages) -> the normalised value
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "datasets": lambda v, n: _datasets(v, n),
+    "n": lambda v, n: _check(check_int, v, n, minimum=1),
+    "data_seed": lambda v, n: _check(check_int, v, n, minimum=0),
+    "embeddings": _names,
+    "embedding_seed": lambda v, n: _check(check_int, v, n, minimum=0),
+    "schemes": lambda v, n: expand_schemes(v, n),
+    "estimators": lambda v, n: _estimators(v, n),
+    "seeds": _seeds,
+    "permutations": lambda v, n: _check(check_int, v, n, minimum=1),
+    "bootstrap": lambda v, n: _check(check_int, v, n, minimum=2),
+    "neural_seeds": lambda v, n: _check(check_int, v, n, minimum=2),
+    "level": lambda v, n: _check(check_float, v, n, low=0.0, high=1.0),
+    "alpha": lambda v, n: _check(check_float, v, n, low=0.0, high=1.0),
+    "device": lambda v, n: _check(check_device, v, n),
+    "pixel_metrics": lambda v, n: _check(check_bool, v, n),
+    "embed_batch_size": lambda v, n: _check(check_int, v, n, minimum=1),
+    "threads_per_cell": lambda v, n: _check(check_int, v, n, minimum=1),
+    "workers": lambda v, n: _check(check_int, v, n, minimum=1),
+    "scheduler": _scheduler,
+}
+assert set(_CHECKS) == set(STUDY_KEYS) - {"blocks"}
+
+
+def _checked(values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Each key of ``values`` through its typed check; messages say ``where`` the key sits."""
+    return {key: _CHECKS[key](value, f"{where}{key!r}") for key, value in values.items()}
+
+
 def _grid(block: str, merged: Mapping[str, Any]) -> Grid:
-    seeds = merged["seeds"]
-    seeds_t = tuple(range(int(seeds))) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
-    if not seeds_t:
-        raise StudyConfigError("study: 'seeds' is empty")
-    for key in ("n", "permutations", "bootstrap", "neural_seeds", "embed_batch_size", "threads_per_cell"):
-        if not isinstance(merged[key], int) or merged[key] < (2 if key in ("bootstrap", "neural_seeds") else 1):
-            raise StudyConfigError(f"study: {key!r} must be a positive integer, got {merged[key]!r}")
-    if not 0 < float(merged["level"]) < 1 or not 0 < float(merged["alpha"]) < 1:
-        raise StudyConfigError("study: 'level' and 'alpha' must lie strictly between 0 and 1")
-    embeddings = tuple(str(e) for e in merged["embeddings"])
-    if not embeddings:
-        raise StudyConfigError("study: 'embeddings' is empty")
-    return Grid(
-        block=block,
-        datasets=_datasets(merged["datasets"]),
-        n=int(merged["n"]),
-        data_seed=int(merged["data_seed"]),
-        embeddings=embeddings,
-        embedding_seed=int(merged["embedding_seed"]),
-        schemes=expand_schemes(merged["schemes"]),
-        estimators=_estimators(merged["estimators"]),
-        seeds=seeds_t,
-        permutations=int(merged["permutations"]),
-        bootstrap=int(merged["bootstrap"]),
-        neural_seeds=int(merged["neural_seeds"]),
-        level=float(merged["level"]),
-        alpha=float(merged["alpha"]),
-        device=str(merged["device"]),
-        pixel_metrics=bool(merged["pixel_metrics"]),
-        embed_batch_size=int(merged["embed_batch_size"]),
-        threads_per_cell=int(merged["threads_per_cell"]),
-    )
+    """A grid from checked values (see :func:`_checked`)."""
+    return Grid(block=block, **{k: merged[k] for k in Grid.__dataclass_fields__ if k != "block"})
 
 
 def config_from_mapping(study: Mapping[str, Any], name: str = "study", **overrides: Any) -> StudyConfig:
-    """Validate a ``study`` mapping (a profile's section); ``overrides`` replace its top-level keys."""
+    """Validate a ``study`` mapping (a profile's section); ``overrides`` replace its top-level keys.
+
+    Every value is checked for its type and range where it is written (the top level or a block), so
+    a message names the key, the bad value and what is allowed.
+    """
     if not isinstance(study, Mapping):
-        raise StudyConfigError(f"study: expected a mapping, got {type(study).__name__}")
+        raise StudyConfigError(f"study: expected a mapping of settings, got {type(study).__name__}")
     study = {**study, **{k: v for k, v in overrides.items() if v is not None}}
     unknown = sorted(set(study) - set(STUDY_KEYS))
     if unknown:
         raise StudyConfigError(f"study: unknown key(s) {unknown}; valid keys: {', '.join(sorted(STUDY_KEYS))}")
-    base = {**DEFAULTS, **{k: v for k, v in study.items() if k != "blocks"}}
-    blocks = study.get("blocks") or [{"name": "main"}]
+    top = {k: v for k, v in study.items() if k != "blocks"}
+    base = {**_checked(DEFAULTS, "study: default "), **_checked(top, "study: ")}
+    blocks = study.get("blocks")
+    if blocks is None:
+        blocks = [{"name": "main"}]
+    if not isinstance(blocks, (list, tuple)) or not blocks:
+        raise StudyConfigError(f"study: 'blocks' must be a non-empty list of mappings such as "
+                               f"[{{name: paper}}, {{name: more, seeds: [0]}}], got {blocks!r}")
     grids = []
+    labels: set[str] = set()
+    allowed = set(STUDY_KEYS) - {"workers", "scheduler", "blocks"}
     for i, block in enumerate(blocks):
+        if not isinstance(block, Mapping):
+            raise StudyConfigError(f"study: 'blocks' entry {i} must be a mapping {{name: ..., KEY: value}}, "
+                                   f"got {block!r}")
         block = dict(block)
-        label = str(block.pop("name", f"block{i}"))
-        allowed = set(STUDY_KEYS) - {"workers", "scheduler", "blocks"}
+        label = _check(check_str, block.pop("name", f"block{i}"), f"study: 'blocks' entry {i}: 'name'")
+        if label in labels:
+            raise StudyConfigError(f"study: two blocks are named {label!r}; give each block its own name")
+        labels.add(label)
         bad = sorted(set(block) - allowed)
         if bad:
             raise StudyConfigError(f"study: block {label!r} has unknown or misplaced key(s) {bad}; "
                                    f"valid keys in a block: name, {', '.join(sorted(allowed))}")
-        grids.append(_grid(label, {**base, **block}))
-    workers = base["workers"]
-    if not isinstance(workers, int) or workers < 1:
-        raise StudyConfigError(f"study: 'workers' must be a positive integer, got {workers!r}")
-    return StudyConfig(grids=tuple(grids), workers=workers, scheduler=base["scheduler"], name=name)
+        grids.append(_grid(label, {**base, **_checked(block, f"study: block {label!r}: ")}))
+    return StudyConfig(grids=tuple(grids), workers=base["workers"], scheduler=base["scheduler"], name=name)
 
 
-def load_study(profile: str, root: str | os.PathLike[str] | None = None, **overrides: Any) -> StudyConfig:
-    """The study of ``profiles/PROFILE.yaml`` (its ``study`` section)."""
+def load_study(profile: str, root: str | os.PathLike[str] | None = None, *, seed: int = 0,
+               **overrides: Any) -> StudyConfig:
+    """The study of ``profiles/PROFILE.yaml`` (its ``study`` section), seeds shifted by ``seed``.
+
+    ``seed`` moves the whole study to other random draws (see :func:`shift_seeds`): the same grid,
+    new keys, nonces, samples and permutations. ``overrides`` replace top-level study keys.
+    """
     data, path = read_profile(profile, root)
     if "study" not in data:
         raise StudyConfigError(f"profile {path.name} has no 'study' section")
-    return config_from_mapping(data["study"], name=path.stem, **overrides)
+    return shift_seeds(config_from_mapping(data["study"], name=path.stem, **overrides), seed)
+
+
+def shift_seeds(config: StudyConfig, offset: int) -> StudyConfig:
+    """The same study with every block's seeds and data seed moved by ``offset``.
+
+    The seeds name the keys and nonces (:func:`study_key`), the permutations and the resampling of
+    each cell, and the data seed the images sampled, so a shifted study is a new set of random draws
+    of the same experiment: what a check must survive. The embedders' seed is kept, so the CNN
+    (the shipped ``trained:digits`` weights at seed 0) stays the same instrument on every machine.
+    """
+    offset = _check(check_int, offset, "study: seed offset")
+    if offset == 0:
+        return config
+    if offset < 0:
+        raise StudyConfigError(f"study: seed offset must be >= 0, got {offset}")
+    grids = tuple(replace(g, seeds=tuple(s + offset for s in g.seeds), data_seed=g.data_seed + offset)
+                  for g in config.grids)
+    return replace(config, grids=grids)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -304,18 +446,73 @@ class Cell:
             "scheme": self.scheme, "seed": self.seed, "device": g.device, "threads": g.threads_per_cell,
         }
 
-    def estimator_key(self, spec: EstimatorSpec) -> str:
+    def estimator_config(self, spec: EstimatorSpec) -> dict[str, Any]:
+        """Every setting the cached row of ``spec`` depends on.
+
+        Not in it, on purpose: ``alpha`` (``significant`` is derived from the cached p-value when the
+        table is made), the estimator's label (applied when the table is made, so two labels with one
+        setting share a row), ``embed_batch_size`` (the embedding cache treats embeddings as independent
+        of it), ``pixel_metrics``, ``workers`` and ``scheduler`` (they change what runs where, not a value).
+        """
         g = self.grid
-        return hash_config({**self.base_key(), "estimator": spec.name, "settings": dict(spec.settings),
-                            "permutations": g.permutations, "bootstrap": g.bootstrap, "level": g.level,
-                            "neural_seeds": g.neural_seeds})[:24]
+        return {**self.base_key(), "estimator": spec.name, "settings": dict(spec.settings),
+                "permutations": g.permutations, "bootstrap": g.bootstrap, "level": g.level,
+                "neural_seeds": g.neural_seeds}
+
+    def estimator_hash(self, spec: EstimatorSpec) -> str:
+        return hash_config(self.estimator_config(spec))
+
+    def estimator_key(self, spec: EstimatorSpec) -> str:
+        return self.estimator_hash(spec)[:24]
+
+    def estimator_path(self, spec: EstimatorSpec) -> Path:
+        return Path(self.cache) / f"{self.estimator_key(spec)}.json"
+
+    def pixel_config(self) -> dict[str, Any]:
+        return {k: v for k, v in self.base_key().items() if k not in ("embedding", "embedding_seed", "threads")}
 
     def pixel_key(self) -> str:
-        key = {k: v for k, v in self.base_key().items() if k not in ("embedding", "embedding_seed", "threads")}
-        return "pixel-" + hash_config(key)[:24]
+        return "pixel-" + hash_config(self.pixel_config())[:24]
+
+    def pixel_path(self) -> Path:
+        return Path(self.cache) / f"{self.pixel_key()}.json"
+
+    def read_cache(self) -> "CachedCell":
+        """This cell's cached rows, each validated (see :func:`_read_entry`)."""
+        problems: list[str] = []
+        rows: dict[str, dict[str, Any] | None] = {}
+        for spec in self.grid.estimators:
+            path = self.estimator_path(spec)
+            row, problem = _read_entry(path, self.estimator_hash(spec), partial(_check_estimator_row, spec))
+            rows[spec.label] = row
+            if problem:
+                problems.append(f"study: cache file {path} {problem}; recomputing it")
+        pixel: dict[str, Any] | None = {}
+        if self.grid.pixel_metrics:
+            path = self.pixel_path()
+            pixel, problem = _read_entry(path, hash_config(self.pixel_config()), _check_pixel_row)
+            if problem:
+                problems.append(f"study: cache file {path} {problem}; recomputing it")
+        return CachedCell(rows, pixel, problems)
 
     def missing(self) -> list[EstimatorSpec]:
-        return [e for e in self.grid.estimators if not (Path(self.cache) / f"{self.estimator_key(e)}.json").is_file()]
+        """The estimators whose cached row is missing or does not pass validation."""
+        cached = self.read_cache()
+        return [e for e in self.grid.estimators if cached.rows[e.label] is None]
+
+
+@dataclass
+class CachedCell:
+    """What the cache holds for one cell: a validated row per estimator label (``None``: recompute), the
+    pixel-level row (``None``: recompute; ``{}`` when pixel metrics are off) and what was wrong."""
+
+    rows: dict[str, dict[str, Any] | None]
+    pixel: dict[str, Any] | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.pixel is not None and all(r is not None for r in self.rows.values())
 
 
 def study_key(seed: int, nbytes: int = 16) -> bytes:
@@ -328,6 +525,18 @@ def _dataset(name: str, opts: tuple[tuple[str, Any], ...], n: int, seed: int):
     from seleak.data import load_dataset
 
     return load_dataset(name, n=n, seed=seed, **dict(opts))
+
+
+def grid_dataset(grid: Grid, name: str | None = None):
+    """The images a block measures: data set ``name`` (default: its first), sampled as its cells sample it.
+
+    Chapters use it to show and attack the very images whose leakage the study measured.
+    """
+    sets = dict(grid.datasets)
+    name = grid.datasets[0][0] if name is None else name
+    if name not in sets:
+        raise ValueError(f"block {grid.block!r} measures no data set {name!r}; it measures {sorted(sets)}")
+    return _dataset(name, sets[name], grid.n, grid.data_seed)
 
 
 @lru_cache(maxsize=8)
@@ -412,9 +621,8 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
             raise
         # f(X) = f(SE(X)): the true MI is infinite; estimators that need a non-singular joint refuse it
         return {
-            "estimator": spec.label, "estimator_name": spec.name, "mi_nats": math.inf, "mi_bits": math.inf,
-            "ci_low": math.inf, "ci_high": math.inf, "p_value": 1.0 / (g.permutations + 1),
-            "significant": True, "bound_nats": math.inf,
+            "estimator_name": spec.name, "mi_nats": math.inf,
+            "ci_low": math.inf, "ci_high": math.inf, "p_value": 1.0 / (g.permutations + 1), "bound_nats": math.inf,
             "settings": json.dumps(est.settings, sort_keys=True, default=str),
             "flags": f"degenerate: f(X) = f(SE(X)), I is infinite ({err})", "wall_s": time.perf_counter() - t0,
         }
@@ -426,9 +634,8 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
     r = test.estimate
     settings_out = {**dict(r.settings), "pca_dim": pca_dim} if pca_dim else dict(r.settings)
     return {
-        "estimator": spec.label, "estimator_name": spec.name, "mi_nats": r.nats, "mi_bits": r.bits,
+        "estimator_name": spec.name, "mi_nats": r.nats,
         "ci_low": float(low), "ci_high": float(high), "p_value": float(test.p_value),
-        "significant": bool(test.p_value < g.alpha),
         "bound_nats": _saturation_bound(spec, r.n_eval, r.settings),
         "settings": json.dumps(settings_out, sort_keys=True, default=str),
         "flags": "; ".join(r.flags), "wall_s": time.perf_counter() - t0,
@@ -436,18 +643,22 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
 
 
 def compute_cell(cell: Cell) -> list[dict[str, Any]]:
-    """Compute (or read from the cache) every row of one cell; write each new row atomically."""
+    """Compute (or read from the cache) every row of one cell; write each new row atomically.
+
+    A cached row is used only when it passes validation (:meth:`Cell.read_cache`); anything else is
+    recomputed and written over it. The warnings naming damaged files come from :func:`run_study`,
+    which reads the cache first in the main process.
+    """
     import torch
 
     from seleak.encryption import encrypt, parse_scheme
 
     g = cell.grid
-    cache = Path(cell.cache)
-    cached = {e.label: _read_json(cache / f"{cell.estimator_key(e)}.json") for e in g.estimators}
+    read = cell.read_cache()
+    cached = dict(read.rows)
     todo = [e for e in g.estimators if cached[e.label] is None]
-    pixel = _read_json(cache / f"{cell.pixel_key()}.json") if g.pixel_metrics else {}
+    pixel = read.pixel
     scheme = parse_scheme(cell.scheme)
-    family, k = _family_and_k(scheme)
     if todo or pixel is None:
         from threadpoolctl import threadpool_limits
 
@@ -460,7 +671,7 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
             ct = encrypt(ds.images, study_key(cell.seed), scheme, seed=cell.seed)
             if pixel is None:
                 pixel = _pixel_view(ds.images, ct.images, scheme)
-                _write_json(cache / f"{cell.pixel_key()}.json", pixel)
+                _write_entry(cell.pixel_path(), cell.pixel_config(), pixel)
             if todo:
                 emb = _embedder(cell.embedding, g.embedding_seed, g.device)
                 zx = emb.embed(ds.images, batch_size=g.embed_batch_size, progress=False)
@@ -468,34 +679,139 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
                 degenerate = bool(np.array_equal(zx, zy))
                 zx, zy = informative_columns(zx), informative_columns(zy)
                 for spec in todo:
-                    row = _estimate_row(cell, spec, zx, zy, degenerate)
+                    row = {k: v for k, v in _estimate_row(cell, spec, zx, zy, degenerate).items()
+                           if k not in _DERIVED}
                     row["degenerate"] = degenerate
-                    _write_json(cache / f"{cell.estimator_key(spec)}.json", row)
+                    problem = _check_estimator_row(spec, row)
+                    if problem:  # a bug, not a cache problem: never write a row that would fail on read
+                        raise RuntimeError(f"study: the row computed for {spec.label!r} in {cell.dataset}/"
+                                           f"{cell.embedding}/{cell.scheme}/seed {cell.seed} {problem}")
+                    _write_entry(cell.estimator_path(spec), cell.estimator_config(spec), row)
                     cached[spec.label] = row
         finally:
             torch.set_num_threads(threads)
             limits.restore_original_limits()
+    return _table_rows(cell, scheme, cached, pixel)
+
+
+def _table_rows(cell: Cell, scheme: Any, cached: Mapping[str, Mapping[str, Any] | None],
+                pixel: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The table's rows of one cell from its cached values, with the derived columns computed here
+    (``significant`` at this grid's ``alpha``, ``mi_bits``, the estimator's label) so that no derived
+    value can go stale in the cache."""
+    g = cell.grid
+    family, k = _family_and_k(scheme)
     rows = []
     for spec in g.estimators:
-        row = dict(cached[spec.label])
+        row = dict(cached[spec.label] or {})
         row.update(pixel or {})
         row.update({
             "block": g.block, "dataset": cell.dataset, "embedding": cell.embedding, "scheme": cell.scheme,
-            "family": family, "k": k, "seed": cell.seed, "n": g.n, "cell_key": cell.estimator_key(spec),
+            "family": family, "k": k, "estimator": spec.label, "seed": cell.seed, "n": g.n,
+            "mi_bits": row["mi_nats"] / math.log(2),
+            # f(X) = f(SE(X)) (degenerate) is infinite MI: significant whatever the p-value's floor
+            "significant": bool(row["degenerate"] or row["p_value"] < g.alpha),
+            "cell_key": cell.estimator_key(spec),
         })
         rows.append(row)
     return rows
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+# --------------------------------------------------------------------------------------------------
+# cache entries: {"format", "key" (hash of the config), "config", "row"}, validated on every read
+# --------------------------------------------------------------------------------------------------
+
+#: Columns computed when the table is made, never cached (they depend on settings outside the key).
+_DERIVED = ("estimator", "mi_bits", "significant")
+
+_PIXEL_FINITE = ("pixel_mi_bits", "entropy_bits", "npcr", "uaci")
+# undefined in corner cases (a constant image has no correlation; exact MI only for bit-plane schemes)
+_PIXEL_MAY_BE_NAN = ("corr_h", "ssim", "pixel_mi_exact_bits")
+
+
+def _read_entry(path: Path, key_hash: str, check: Callable[[Mapping[str, Any]], str | None]
+                ) -> tuple[dict[str, Any] | None, str | None]:
+    """The validated row of a cache file, or ``(None, why)``; ``(None, None)`` when it does not exist.
+
+    The file must be a JSON object of this cache format whose ``key`` is the hash of the settings it is
+    read for (so a file copied or renamed from another setting is refused) and whose row has every
+    column with the right type and range (``check``). A forged file with the right format, hash and
+    plausible numbers cannot be told apart from a real one; anything else can.
+    """
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        return None  # missing or damaged: recompute
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError) as err:
+        return None, f"cannot be read ({err})"
+    try:
+        obj = json.loads(text)
+    except ValueError as err:
+        return None, f"is not valid JSON ({err})"
+    if not isinstance(obj, dict) or not isinstance(obj.get("row"), dict):
+        return None, "is not a study cache entry (expected a JSON object with 'format', 'key' and 'row')"
+    if obj.get("format") != CACHE_VERSION:
+        return None, f"has cache format {obj.get('format')!r}, not {CACHE_VERSION!r}"
+    if obj.get("key") != key_hash:
+        return None, (f"was computed for other settings (its key {str(obj.get('key'))[:24]!r} is not "
+                      f"{key_hash[:24]!r})")
+    problem = check(obj["row"])
+    if problem:
+        return None, problem
+    return obj["row"], None
 
 
-def _write_json(path: Path, obj: Mapping[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(obj, sort_keys=True, default=_json_default))
+def _write_entry(path: Path, config: Mapping[str, Any], row: Mapping[str, Any]) -> None:
+    entry = {"format": CACHE_VERSION, "key": hash_config(config),
+             "config": json.loads(json.dumps(config, default=str)), "row": dict(row)}
+    atomic_write_text(path, json.dumps(entry, sort_keys=True, default=_json_default))
+
+
+def _number(row: Mapping[str, Any], key: str) -> float | None:
+    v = row.get(key)
+    return float(v) if is_int(v) or isinstance(v, float) else None
+
+
+def _check_estimator_row(spec: EstimatorSpec, row: Mapping[str, Any]) -> str | None:
+    """Why ``row`` is not a valid cached estimate of ``spec`` (``None``: it is)."""
+    for key in ("estimator_name", "settings", "flags"):
+        if not isinstance(row.get(key), str):
+            return f"has no text column {key!r}"
+    if row["estimator_name"] != spec.name:
+        return f"holds estimator {row['estimator_name']!r}, not {spec.name!r}"
+    if not isinstance(row.get("degenerate"), bool):
+        return "has no true/false column 'degenerate'"
+    values = {}
+    for key in ("mi_nats", "ci_low", "ci_high", "p_value", "bound_nats", "wall_s"):
+        values[key] = _number(row, key)
+        if values[key] is None or math.isnan(values[key]):
+            return f"has no number in column {key!r} (got {row.get(key)!r})"
+    # only f(X) = f(SE(X)) has an infinite estimate; the saturation bound is infinite for some estimators
+    for key in ("mi_nats", "ci_low", "ci_high"):
+        if not math.isfinite(values[key]) and not (row["degenerate"] and values[key] == math.inf):
+            return f"has a non-finite {key!r} ({values[key]!r}) for a non-degenerate cell"
+    if not 0.0 < values["p_value"] <= 1.0:
+        return f"has p_value {values['p_value']!r} outside (0, 1]"
+    if values["ci_low"] > values["ci_high"]:
+        return f"has ci_low {values['ci_low']!r} > ci_high {values['ci_high']!r}"
+    if not values["bound_nats"] > 0:
+        return f"has bound_nats {values['bound_nats']!r} (must be > 0)"
+    if not (math.isfinite(values["wall_s"]) and values["wall_s"] >= 0):
+        return f"has wall_s {values['wall_s']!r} (must be a finite number >= 0)"
+    return None
+
+
+def _check_pixel_row(row: Mapping[str, Any]) -> str | None:
+    """Why ``row`` is not a valid cached pixel-level row (``None``: it is)."""
+    for key in (*_PIXEL_FINITE, *_PIXEL_MAY_BE_NAN, "psnr_db"):
+        v = _number(row, key)
+        if v is None:
+            return f"has no number in column {key!r} (got {row.get(key)!r})"
+        if key in _PIXEL_FINITE and not math.isfinite(v):
+            return f"has a non-finite {key!r} ({v!r})"
+        if key == "psnr_db" and (math.isnan(v) or v == -math.inf):  # +inf: identical images
+            return f"has psnr_db {v!r}"
+    return None
 
 
 def _json_default(o: Any) -> Any:
@@ -563,6 +879,10 @@ def _run_dask(todo: Sequence[Cell], scheduler: str) -> Iterator[list[dict[str, A
             yield future.result()
 
 
+class StudyBusyError(FolderBusyError):
+    """Another process is running a study on the same output folder (the message names its pid)."""
+
+
 def run_study(
     config: StudyConfig,
     out: str | os.PathLike[str],
@@ -571,21 +891,47 @@ def run_study(
     workers: int | None = None,
     progress: bool = True,
 ) -> StudyRun:
-    """Run (or resume) a study and write ``OUT/results.csv``; return the tidy table."""
+    """Run (or resume) a study and write ``OUT/results.csv``; return the tidy table.
+
+    The run holds ``OUT/.lock`` while it works: a second run on the same folder is refused at once
+    (:class:`StudyBusyError`) instead of computing every cell a second time. Cached rows are validated
+    as they are read; a damaged or mismatched file is named in a warning and its cell is recomputed.
+    ``computed`` counts the cells that needed any computation, ``cached`` those read wholly from cache.
+    """
+    if scheduler is not None:
+        check_str(scheduler, "scheduler", error=StudyConfigError)
+    if workers is not None:
+        check_int(workers, "workers", minimum=1, error=StudyConfigError)
+    out_path = Path(out)
+    message = ("another seleak study is running on {folder} (lock held by pid {pid}); wait for it to "
+               "finish or use another --out")
+    try:
+        with folder_lock(out_path, message):
+            return _run_locked(config, out_path, scheduler=scheduler, workers=workers, progress=progress)
+    except FolderBusyError as err:
+        raise StudyBusyError(str(err), err.pid) from None
+
+
+def _run_locked(config: StudyConfig, out_path: Path, *, scheduler: str | None, workers: int | None,
+                progress: bool) -> StudyRun:
     from tqdm import tqdm  # plain bars: tqdm.auto wants ipywidgets inside notebooks
 
-    out_path = Path(out)
-    out_path.mkdir(parents=True, exist_ok=True)
     scheduler = scheduler or config.scheduler
     workers = workers or config.workers
     t0 = time.perf_counter()
     all_cells = cells(config, out_path)
-    todo = [c for c in all_cells if c.missing() or (c.grid.pixel_metrics and
-                                                    not (Path(c.cache) / f"{c.pixel_key()}.json").is_file())]
-    done = [c for c in all_cells if c not in todo]
+    todo: list[Cell] = []
     rows: list[dict[str, Any]] = []
-    for cell in done:
-        rows.extend(compute_cell(cell))  # all cached: reads files only
+    n_done = 0
+    for cell in all_cells:
+        read = cell.read_cache()
+        for problem in read.problems:
+            warnings.warn(problem, RuntimeWarning, stacklevel=3)
+        if read.complete:
+            rows.extend(_table_rows(cell, _parse_scheme(cell.scheme), read.rows, read.pixel))
+            n_done += 1
+        else:
+            todo.append(cell)
     if todo:
         _prepare(config)
         runner = _run_dask(todo, scheduler) if scheduler else _run_local(todo, workers)
@@ -597,12 +943,19 @@ def run_study(
     table = tidy(rows)
     atomic_write_text(out_path / "results.csv", table.to_csv(index=False))
     meta = {"name": config.name, "version": __version__, "cells": len(all_cells), "computed": len(todo),
-            "cached": len(done), "seconds": time.perf_counter() - t0,
+            "cached": n_done, "seconds": time.perf_counter() - t0,
             "executor": f"dask {scheduler}" if scheduler else f"local x{workers}",
             "config": json.loads(json.dumps(asdict(config), default=str))}
     atomic_write_text(out_path / "study.json", json.dumps(meta, indent=1))
-    return StudyRun(table, out_path, computed=len(todo), cached=len(done), seconds=meta["seconds"],
+    return StudyRun(table, out_path, computed=len(todo), cached=n_done, seconds=meta["seconds"],
                     executor=meta["executor"])
+
+
+@lru_cache(maxsize=256)
+def _parse_scheme(spec: str) -> Any:
+    from seleak.encryption import parse_scheme
+
+    return parse_scheme(spec)
 
 
 def tidy(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
