@@ -9,7 +9,7 @@ STAMP := $(VENV)/.seleak-installed
 PROFILE ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: setup book test test-slow lab bench check-book clean
+.PHONY: setup book test test-slow test-seeds lab bench check-book clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ test: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+# every notebook under seeds 1, 2, 3 and with torch's portable CPU kernels: checked cells must hold
+test-seeds: setup
+	$(BIN)/python -m pytest -m slow tests/test_notebook_seeds.py $(PYTEST_ARGS)
 
 # open every page of the built book in headless Chromium (Debian's `chromium`: apt-get install chromium)
 check-book: book

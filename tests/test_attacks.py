@@ -211,7 +211,9 @@ def test_label_entropy():
 
 def test_recognition_on_plain_images_is_high_and_bound_is_large(patterns):
     imgs, labels = patterns
-    r = attacks.recognition_attack(imgs, labels, epochs=6, seed=0, threads=1)
+    # 12 epochs: with 6, one training seed in 40 stalled at 0.59; with 12, 200 of 200 seeds (and 40 with
+    # torch's portable CPU kernels) reached accuracy 1.0, so > 0.9 fails by chance far below 1e-4
+    r = attacks.recognition_attack(imgs, labels, epochs=12, seed=0, threads=1)
     assert r.accuracy > 0.9
     assert r.label_entropy_nats == pytest.approx(math.log(3))
     assert 0.5 * math.log(3) < r.mi_lower_bound_nats <= r.label_entropy_nats

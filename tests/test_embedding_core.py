@@ -119,8 +119,13 @@ def test_embedding_cache_hit_returns_identical_array_without_recomputing(digits,
     z = emb.embed(digits, progress=False)
     assert len(_cache_files("embeddings")) == 1
 
-    def boom(*a, **k):
-        raise AssertionError("cache miss: the model ran again")
+    forward = E.Embedder._forward
+
+    def boom(self, batch):
+        # a hit validates the file's width with one image's forward pass; more means it recomputed
+        if len(batch) > 1:
+            raise AssertionError("cache miss: the model ran again")
+        return forward(self, batch)
 
     monkeypatch.setattr(E.Embedder, "_forward", boom)
     again = get_embedder("random:small").embed(digits, progress=False)
@@ -150,15 +155,15 @@ def test_damaged_embedding_cache_file_is_recomputed(digits, damage):
 
 def test_trained_weights_are_cached_and_a_damaged_file_is_retrained(digits):
     first = get_embedder("trained:digits", train_config=FAST)
-    assert first.info["from_cache"] is False
+    assert first.info["weights_source"] == "trained"
     z = first.embed(digits, progress=False, cache=False)
     second = get_embedder("trained:digits", train_config=FAST)
-    assert second.info["from_cache"] is True
+    assert second.info["weights_source"] == "cache"
     assert np.array_equal(second.embed(digits, progress=False, cache=False), z)
     (path,) = _cache_files("models")
     path.write_bytes(b"\x00" * 100)
     third = get_embedder("trained:digits", train_config=FAST)
-    assert third.info["from_cache"] is False
+    assert third.info["weights_source"] == "trained"
     assert np.array_equal(third.embed(digits, progress=False, cache=False), z)  # retraining is deterministic
     # another config is another model file
     get_embedder("trained:digits", train_config=TrainConfig(epochs=1, n_train=100))

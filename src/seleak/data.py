@@ -30,6 +30,7 @@ This module imports nothing from seleak but :mod:`seleak._io` (it is the bottom 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -38,12 +39,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from seleak._io import CACHE_ENV
+from seleak._io import CACHE_ENV, check_bool, check_int, is_int
 
 __all__ = [
     "ImageDataset",
     "available_datasets",
     "load_dataset",
+    "resample_matrix",
     "resize_images",
     "subsample_indices",
     "default_data_root",
@@ -116,27 +118,90 @@ def default_data_root() -> Path:
     return cache_root / "data"
 
 
+def _cubic_weights(t: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution weights (a = -0.75, torch's and OpenCV's bicubic) of the 4 neighbours."""
+    a = -0.75
+
+    def near(x: np.ndarray) -> np.ndarray:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: np.ndarray) -> np.ndarray:  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
+
+
+def resample_matrix(n_in: int, n_out: int, kernel: str) -> np.ndarray:
+    """The ``(n_out, n_in)`` float64 weights of a 1-D resampling with half-pixel centres.
+
+    ``"bicubic"``: Keys' cubic kernel, edges replicated (torch's ``bicubic``, ``align_corners=False``).
+    ``"triangle"``: the anti-aliased bilinear filter of PIL and torch (``antialias=True``): a triangle
+    stretched over the input pixels that one output pixel covers, normalised to sum 1.
+
+    Images are resampled with these matrices in float64 rather than with torch's float32 kernels because
+    the rounding back to ``uint8`` must not depend on the processor: torch's kernels differ between
+    AVX-512 and portable builds by float32 noise, enough to flip pixels that sit near a half level, and
+    so to change the data set (and every number downstream) from one machine to the next.
+    """
+    scale = n_in / n_out
+    m = np.zeros((n_out, n_in), dtype=np.float64)
+    rows = np.arange(n_out)
+    if kernel == "bicubic":
+        src = (rows + 0.5) * scale - 0.5
+        x0 = np.floor(src).astype(np.int64)
+        w = _cubic_weights(src - x0)
+        for k in range(4):
+            np.add.at(m, (rows, np.clip(x0 - 1 + k, 0, n_in - 1)), w[:, k])
+        return m
+    if kernel == "triangle":
+        support = max(scale, 1.0)
+        for r in rows:
+            centre = scale * (r + 0.5)
+            lo, hi = max(int(centre - support + 0.5), 0), min(int(centre + support + 0.5), n_in)
+            j = np.arange(lo, hi)
+            w = np.maximum(0.0, 1.0 - np.abs((j - centre + 0.5) / support))
+            m[r, lo:hi] = w / w.sum()
+        return m
+    raise ValueError(f"kernel must be 'bicubic' or 'triangle', got {kernel!r}")
+
+
+def _resample(images: np.ndarray, h: int, w: int, kernel: str) -> np.ndarray:
+    """Resample ``(N, H, W, C)`` images to ``(N, h, w, C)`` uint8 (float64, rounded half to even)."""
+    a_h = resample_matrix(images.shape[1], h, kernel)
+    a_w = resample_matrix(images.shape[2], w, kernel)
+    out = np.empty((images.shape[0], h, w, images.shape[3]), dtype=np.uint8)
+    # chunks bound the float64 working memory for large data sets (50 000 CIFAR images)
+    for start in range(0, images.shape[0], 1024):
+        x = images[start : start + 1024].astype(np.float64)
+        y = np.einsum("ij,njkc,lk->nilc", a_h, x, a_w, optimize=True)
+        out[start : start + 1024] = np.clip(np.round(y), 0, 255).astype(np.uint8)
+    return out
+
+
 def resize_images(images: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
     """Resize a ``uint8 (N, H, W, C)`` batch to ``size`` (an int for square, or ``(H, W)``).
 
-    Bilinear with anti-aliasing (so downscaling does not alias), done in one batched torch call and
-    rounded back to ``uint8``. Deterministic on CPU.
+    Bilinear with anti-aliasing (so downscaling does not alias), computed in float64 with
+    :func:`resample_matrix` and rounded back to ``uint8``: the same pixels on every machine.
     """
-    import torch
-    import torch.nn.functional as F
-
-    h, w = (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
-    if h < 1 or w < 1:
-        raise ValueError(f"size must be positive, got {size!r}")
+    h, w = _check_size(size)
     if images.shape[1:3] == (h, w):
         return images
-    out = np.empty((images.shape[0], h, w, images.shape[3]), dtype=np.uint8)
-    # chunks bound the float32 working memory for large data sets (50 000 CIFAR images would be ~600 MB)
-    for start in range(0, images.shape[0], 4096):
-        x = torch.from_numpy(np.ascontiguousarray(images[start : start + 4096])).permute(0, 3, 1, 2)
-        y = F.interpolate(x.float(), size=(h, w), mode="bilinear", align_corners=False, antialias=True)
-        out[start : start + 4096] = y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return out
+    return _resample(images, h, w, "triangle")
+
+
+def _check_size(size: Any) -> tuple[int, int]:
+    """``size`` as ``(H, W)``: a positive int (square) or a pair of positive ints."""
+    allowed = "a positive integer (square) or a pair (HEIGHT, WIDTH) of positive integers"
+    if is_int(size):
+        if size < 1:
+            raise ValueError(f"size must be {allowed}, got {size!r}")
+        return int(size), int(size)
+    if isinstance(size, (str, bytes)) or not isinstance(size, (Sequence, np.ndarray)) or len(size) != 2:
+        raise ValueError(f"size must be {allowed}, got {size!r}")
+    if not all(is_int(s) and s >= 1 for s in size):
+        raise ValueError(f"size must be {allowed}, got {size!r}")
+    return int(size[0]), int(size[1])
 
 
 def subsample_indices(n_total: int, n: int, seed: int, labels: np.ndarray | None = None) -> np.ndarray:
@@ -145,8 +210,8 @@ def subsample_indices(n_total: int, n: int, seed: int, labels: np.ndarray | None
     Stratified draws give each class ``n * share`` images (largest-remainder rounding), so a small
     subsample keeps the class balance of the full set.
     """
-    if n < 1:
-        raise ValueError(f"n must be a positive number of images, got {n}")
+    check_int(n, "n (images to keep)", minimum=1)
+    check_int(seed, "seed (of the subsample)", minimum=0)
     if n >= n_total:
         return np.arange(n_total, dtype=np.int64)
     rng = np.random.default_rng(seed)
@@ -188,16 +253,14 @@ def _as_nhwc(images: np.ndarray) -> np.ndarray:
 
 
 def _load_digits() -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict[str, Any]]:
-    import torch
-    import torch.nn.functional as F
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    x = torch.from_numpy(d.images.astype(np.float32) * (255.0 / 16.0))[:, None]  # 0..16 -> 0..255
+    x = (d.images.astype(np.float64) * (255.0 / 16.0))[..., None]  # 0..16 -> 0..255
     # bicubic upsampling gives smooth strokes whose low bit-planes are not constant, like a real scan;
-    # the overshoot of the cubic kernel is clipped back into 0..255
-    y = F.interpolate(x, size=(32, 32), mode="bicubic", align_corners=False)
-    images = y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    # the overshoot of the cubic kernel is clipped back into 0..255. At this scale every weight and
+    # value is a short binary fraction, so float64 computes the result exactly on any processor.
+    images = _resample(x, 32, 32, "bicubic")
     prov = {
         "source": "sklearn.datasets.load_digits (UCI optical recognition of handwritten digits)",
         "citation": "Alpaydin & Kaynak (1998), UCI Machine Learning Repository",
@@ -313,18 +376,95 @@ class _DiskSpec:
     citation: str
 
 
+def _allowed_globals() -> dict[tuple[str, str], Any]:
+    """The only globals a CIFAR batch may name: what rebuilds numpy arrays, dtypes and scalars.
+
+    Python 2 pickles (the official files) name ``numpy.core.*``; files written under numpy 2 name
+    ``numpy._core.*``. Each name maps to the object itself, so numpy 2's ``numpy.core`` shim is never
+    imported. None of these runs arbitrary code: they allocate arrays from bytes.
+    """
+    from numpy._core import multiarray, numeric
+
+    allowed: dict[tuple[str, str], Any] = {}
+    for core in ("numpy.core", "numpy._core"):
+        allowed[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        allowed[(f"{core}.multiarray", "scalar")] = multiarray.scalar
+        allowed[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer  # pickle protocol 5
+    allowed[("numpy", "ndarray")] = np.ndarray
+    allowed[("numpy", "dtype")] = np.dtype
+    # bytes pickled by Python 3 with protocol < 3 are rebuilt as _codecs.encode(text, "latin1")
+    allowed[("_codecs", "encode")] = __import__("_codecs").encode
+    return allowed
+
+
+class UnsafePickleError(ValueError):
+    """A data file asks to run code that a plain data pickle never contains; it was not loaded."""
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """An unpickler that rebuilds dicts, lists, strings, numbers and numpy arrays, and nothing else.
+
+    A pickle is a program: ``pickle.load`` of a crafted file runs whatever function it names (e.g.
+    ``os.system``). Every global a pickle names goes through :meth:`find_class`, so refusing all but
+    numpy's array reconstructors means a malicious batch file cannot execute code here.
+    """
+
+    _allowed: dict[tuple[str, str], Any] | None = None
+
+    def find_class(self, module: str, name: str) -> Any:
+        if _DataUnpickler._allowed is None:
+            _DataUnpickler._allowed = _allowed_globals()
+        try:
+            return _DataUnpickler._allowed[(module, name)]
+        except KeyError:
+            raise UnsafePickleError(f"{module}.{name}") from None
+
+
 def _unpickle(path: Path) -> dict[str, Any]:
-    # The official CIFAR format is Python pickles; read only files you trust (as torchvision does).
-    with open(path, "rb") as fh:
-        return pickle.load(fh, encoding="latin1")
+    """Read one file of the official CIFAR python format (a pickled dict) without running its code.
+
+    The official format is Python pickles, and an ordinary ``pickle.load`` of a crafted file executes
+    code; this reader allows only the numpy array reconstructors (see :class:`_DataUnpickler`).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"cannot read CIFAR file {path}: {err}") from None
+    try:
+        obj = _DataUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    except UnsafePickleError as err:
+        raise UnsafePickleError(
+            f"refused to load {path}: it asks to run {err} when unpickled, which an official CIFAR batch "
+            "never does (only numpy arrays, lists and strings). Nothing in it was executed. Delete the file "
+            "and re-download it from the official source (load_dataset(..., download=True))"
+        ) from None
+    except Exception as err:  # truncated or corrupt: EOFError, UnpicklingError, ValueError, ...
+        raise ValueError(
+            f"CIFAR file {path} is damaged and cannot be read ({type(err).__name__}: {err}); delete it and "
+            "re-download it (load_dataset(..., download=True) or the official archive)"
+        ) from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"CIFAR file {path} holds a {type(obj).__name__}, not the official dict of a "
+                         "batch; re-download it")
+    return obj
 
 
 def _read_cifar(folder: Path, split: str, files: tuple[str, ...], label_key: str) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = [], []
     for f in files:
-        d = _unpickle(folder / f)
-        xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(d[label_key], dtype=np.int64))
+        path = folder / f
+        d = _unpickle(path)
+        try:
+            x = np.asarray(d["data"])
+            y = np.asarray(d[label_key])
+            if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3 * 32 * 32:
+                raise ValueError(f"'data' is {x.dtype} {x.shape}, expected uint8 (N, 3072)")
+            if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+                raise ValueError(f"{label_key!r} has shape {y.shape}, expected {x.shape[0]} integer labels")
+        except (KeyError, ValueError, TypeError) as err:
+            raise ValueError(f"CIFAR file {path} is not a valid batch ({err}); re-download it") from None
+        xs.append(x.reshape(-1, 3, 32, 32))
+        ys.append(y.astype(np.int64))
     return np.concatenate(xs).transpose(0, 2, 3, 1).copy(), np.concatenate(ys)
 
 
@@ -466,6 +606,9 @@ def _load_disk(name: str, root: str | os.PathLike[str] | None, split: str, downl
             f"download=True) (uses torchvision.datasets.{spec.torchvision_class}), or download it from "
             f"{spec.url} and unpack it under that root in torchvision's layout. "
             f"The default root is ${DATA_ENV} or <seleak cache>/data."
+            + (" The CIFAR files are Python pickles: use files from the official source; seleak reads them "
+               "with a restricted unpickler that refuses any file asking to run code."
+               if name.startswith("cifar") else "")
         )
     images, labels = spec.reader(folder, split)
     prov = {"source": f"{spec.torchvision_class} official files in {folder}", "url": spec.url,
@@ -509,8 +652,15 @@ def load_dataset(
         seed: seed of the subsample (the split never depends on it).
         download: for the torchvision sets, download into ``root`` when the files are missing.
 
+    Security: the official CIFAR-10/100 python files are *pickles*, and an ordinary ``pickle.load`` of a
+    crafted file runs arbitrary code. seleak reads them with a restricted unpickler that rebuilds only
+    dicts, lists, strings, numbers and numpy arrays and refuses anything else (nothing in a refused file
+    runs), but still treat a data root from someone else as untrusted input: prefer files you downloaded
+    yourself from the official source. MNIST (IDX) and SVHN (MATLAB) files are plain data.
+
     Raises:
-        ValueError: unknown name or split, bad ``n``/``size``.
+        ValueError: unknown name or split, bad ``n``/``size``/``seed``; a damaged data file (the message
+            names it: re-download it); a CIFAR file that asks to run code (``UnsafePickleError``).
         FileNotFoundError: a torchvision set is not under ``root`` and ``download`` is false; the message
             says where it looked and how to get the files.
     """
@@ -519,8 +669,12 @@ def load_dataset(
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(available_datasets())}")
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
-    if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1):
+    if n is not None and (not is_int(n) or n < 1):
         raise ValueError(f"n must be a positive integer or None, got {n!r}")
+    check_int(seed, "seed (of the subsample)", minimum=0)
+    check_bool(download, "download")
+    if size is not None:
+        _check_size(size)
 
     if key in _OFFLINE:
         images, labels, class_names, prov = _OFFLINE[key]()

@@ -8,8 +8,10 @@ survives encryption" becomes a question about a few hundred well-behaved coordin
 Specs accepted by :func:`get_embedder`:
 
 ``"trained:<dataset>"``
-    the offline default: :class:`SmallCNN` trained here on the labels of ``load_dataset(<dataset>,
-    split="train")`` (seconds on a CPU), weights cached on disk by a hash of data + config.
+    the offline default: :class:`SmallCNN` trained on the labels of ``load_dataset(<dataset>,
+    split="train")``. ``trained:digits`` (seed 0) loads the weights shipped in ``seleak/weights/`` so
+    that every machine gives the same embeddings; other data sets and seeds are trained here (seconds
+    on a CPU) and cached on disk by a hash of data + config.
 ``"torchvision:<arch>[:<WEIGHTS>]"``
     an ImageNet-pretrained torchvision model (``resnet18``, ``resnet50``, ``vgg16``, ...), with its
     weights' own preprocessing; the weights are read from the torch hub cache (``$TORCH_HOME``) and
@@ -48,8 +50,10 @@ __all__ = [
     "Embedder",
     "SmallCNN",
     "TrainConfig",
+    "SHIPPED_MODELS",
     "available_specs",
     "check_images",
+    "export_trained_weights",
     "get_embedder",
     "neighbour_label_accuracy",
     "retrieval_accuracy",
@@ -166,6 +170,23 @@ class TrainConfig:
     widths: tuple[int, ...] = (16, 32, 64, 128)
 
 
+#: Threads torch uses while training. Convolution gradients are summed in a different order with
+#: another thread count (measured: 1 vs 2 threads give different weights from the same seed), so
+#: training always runs on this many threads, whatever the machine has: one machine, one model.
+TRAIN_THREADS = 1
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Run torch's intra-op kernels on ``n`` threads, restoring the caller's setting afterwards."""
+    was = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(was)
+
+
 @contextlib.contextmanager
 def _seeded(seed: int, deterministic: bool = False) -> Iterator[None]:
     """Seed torch's global RNGs (and, if asked, force deterministic kernels), restoring both afterwards.
@@ -234,7 +255,10 @@ def train_small_cnn(
     eval_labels: np.ndarray | None = None,
     progress: bool = False,
 ) -> tuple[SmallCNN, dict[str, Any]]:
-    """Train a :class:`SmallCNN` on labelled ``uint8`` images; deterministic on CPU for a ``seed``.
+    """Train a :class:`SmallCNN` on labelled ``uint8`` images.
+
+    Deterministic on one machine for a ``seed`` (fixed data order, :data:`TRAIN_THREADS` threads);
+    another processor's kernels give slightly different weights, hence :data:`SHIPPED_MODELS`.
 
     Returns the model (eval mode, on ``device``) and an info dict: training seconds, train accuracy,
     held-out accuracy on ``eval_images`` (if given), the input normalisation (``mean``, ``std``).
@@ -254,7 +278,7 @@ def train_small_cnn(
     y = torch.from_numpy(labels.astype(np.int64)).to(dev)
 
     t0 = time.perf_counter()
-    with _seeded(seed, deterministic=dev.type == "cuda"):
+    with _seeded(seed, deterministic=dev.type == "cuda"), _torch_threads(TRAIN_THREADS):
         model = SmallCNN(in_channels, n_classes, config.widths).to(dev)
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -383,16 +407,19 @@ class Embedder:
         damaged file is silently recomputed.
         """
         images = check_images(images)
-        bs = int(batch_size or self.default_batch_size)
-        if bs < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if batch_size is None:
+            bs = self.default_batch_size
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer (or None for {self.default_batch_size}), "
+                             f"got {batch_size!r}")
+        else:
+            bs = int(batch_size)
         path = None
         if cache:
             path = cache_dir("embeddings") / f"{self.cache_key(images)}.npz"
-            hit = load_npz(path)
-            if hit is not None and "z" in hit and hit["z"].shape[0] == images.shape[0] and hit["z"].dtype == np.float32:
-                self._dim = int(hit["z"].shape[1])
-                return hit["z"]
+            hit = self._valid_cache(load_npz(path), images)
+            if hit is not None:
+                return hit
         from tqdm.auto import tqdm
 
         n = images.shape[0]
@@ -411,6 +438,22 @@ class Embedder:
         if path is not None:
             atomic_save_npz(path, z=out)
         return out
+
+    def _valid_cache(self, hit: dict[str, np.ndarray] | None, images: np.ndarray) -> np.ndarray | None:
+        """The cached embedding if it has the shape ``embed`` would return, else ``None`` (recompute).
+
+        A file of the wrong width, length or dtype, or with non-finite values, is damaged or foreign:
+        trusting it once gave MI = inf downstream. The width is that of one image's forward pass (with
+        ``pool="flatten"`` it depends on the image size), a millisecond against the embedding itself.
+        """
+        if hit is None or set(hit) != {"z"}:
+            return None
+        z = hit["z"]
+        width = int(self._forward(images[:1]).shape[1])
+        if z.dtype != np.float32 or z.shape != (images.shape[0], width) or not np.isfinite(z).all():
+            return None
+        self._dim = width
+        return z
 
     def available_layers(self) -> list[str]:
         """Names of the graph nodes that can be passed as ``layer`` (eval-mode graph)."""
@@ -515,36 +558,122 @@ def available_specs() -> dict[str, str]:
     }
 
 
-def _trained_small(dataset: str, seed: int, device: torch.device, data_root: str | os.PathLike[str] | None,
-                   config: TrainConfig, progress: bool) -> tuple[SmallCNN, dict[str, Any]]:
+#: Models shipped inside the package, so that every reader of the book sees the same numbers. Training
+#: is deterministic on one machine (fixed seed, data order and thread count) but not across machines:
+#: torch's CPU kernels differ between processors (AVX-512 vs the portable kernels sum in another
+#: order), and a model trained from the same seed elsewhere had weights that moved every number
+#: downstream. Each file was written by :func:`export_trained_weights` (``tools/make_default_weights.py``)
+#: with the project's own training code; ``retrain=True`` trains instead, and a test checks that
+#: retraining reaches the shipped model's held-out accuracy.
+SHIPPED_MODELS: dict[tuple[str, int], str] = {("digits", 0): "smallcnn-digits-seed0.npz"}
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+
+
+def _training_data(dataset: str, seed: int, data_root: str | os.PathLike[str] | None, config: TrainConfig):
     ds = load_dataset(dataset, root=data_root, split="train", n=config.n_train, size=config.size, seed=seed)
     if ds.labels is None:
         raise ValueError(f"trained:{dataset} needs a labelled data set")
-    key = hash_config({"v": _CACHE_VERSION, "arch": "SmallCNN", "config": asdict(config), "seed": seed,
-                       "images": hash_array(ds.images), "labels": hash_array(ds.labels),
-                       "device": device.type, "torch": torch.__version__})
-    path = cache_dir("models") / f"small-{ds.name}-{key[:24]}.npz"
-    cached = load_npz(path)
-    if cached is not None and "meta" in cached:
-        try:
-            info = json.loads(str(cached["meta"]))
-            model = SmallCNN(info["in_channels"], info["n_classes"], config.widths)
-            state = {k[2:]: torch.from_numpy(v) for k, v in cached.items() if k.startswith("w/")}
-            model.load_state_dict(state, strict=True)
-            return model.eval().to(device), {**info, "weights_cache": str(path), "from_cache": True}
-        except Exception:  # a damaged or stale weights file is retrained, never fatal
-            pass
+    return ds
+
+
+def _weights_digest(state: dict[str, np.ndarray]) -> str:
+    return hash_config({k: hash_array(v) for k, v in sorted(state.items())})
+
+
+def _provenance(dataset: str, seed: int, config: TrainConfig, ds: Any) -> dict[str, Any]:
+    """What a weights file was trained from: enough to refuse a file that does not match the request."""
+    return {"dataset": dataset, "seed": seed, "config": asdict(config),
+            "images": hash_array(ds.images), "labels": hash_array(ds.labels)}
+
+
+def _save_weights(path: Path, model: SmallCNN, info: dict[str, Any], provenance: dict[str, Any]) -> Path:
+    state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    meta = {**info, "provenance": provenance, "weights_sha256": _weights_digest(state),
+            "torch_trained_with": torch.__version__}
+    return atomic_save_npz(path, meta=np.array(json.dumps(meta)), **{f"w/{k}": v for k, v in state.items()})
+
+
+def _load_weights(path: Path, config: TrainConfig, provenance: dict[str, Any] | None
+                  ) -> tuple[SmallCNN, dict[str, Any]]:
+    """Read a weights file written by :func:`_save_weights`, checking digest and provenance.
+
+    Raises:
+        ValueError: missing, damaged, altered, or trained from other data / settings than asked.
+    """
+    stored = load_npz(path)
+    if stored is None or "meta" not in stored:
+        raise ValueError(f"{path} is missing or not a readable weights file")
+    try:
+        meta = json.loads(str(stored["meta"]))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: damaged metadata ({err})") from None
+    state = {k[2:]: v for k, v in stored.items() if k.startswith("w/")}
+    if _weights_digest(state) != meta.get("weights_sha256"):
+        raise ValueError(f"{path}: the weights do not match their recorded digest (damaged or altered file)")
+    if provenance is not None and meta.get("provenance") != json.loads(json.dumps(provenance)):
+        raise ValueError(f"{path} was trained from other data or settings than asked "
+                         f"(recorded {meta.get('provenance', {}).get('images', '?')[:12]}...)")
+    model = SmallCNN(meta["in_channels"], meta["n_classes"], config.widths)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+    return model.eval(), meta
+
+
+def _held_out(dataset: str, data_root: str | os.PathLike[str] | None, config: TrainConfig):
     try:
         test = load_dataset(dataset, root=data_root, split="test", size=config.size)
-        eval_x, eval_y = test.images, test.labels
-    except Exception:
-        eval_x = eval_y = None
+    except (ValueError, FileNotFoundError):  # a data set without a test split: no held-out accuracy
+        return None, None
+    return test.images, test.labels
+
+
+def export_trained_weights(dataset: str, seed: int, path: str | os.PathLike[str], *,
+                           config: TrainConfig = TrainConfig(),
+                           data_root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Train ``trained:<dataset>`` with the project's code and write its weights file (atomically).
+
+    This is how the files in ``seleak/weights/`` (:data:`SHIPPED_MODELS`) are made; returns the info
+    (held-out accuracy, provenance) stored with them.
+    """
+    ds = _training_data(dataset, seed, data_root, config)
+    eval_x, eval_y = _held_out(dataset, data_root, config)
+    model, info = train_small_cnn(ds.images, ds.labels, config=config, seed=seed,
+                                  eval_images=eval_x, eval_labels=eval_y)
+    info["dataset"] = ds.name
+    _save_weights(Path(path), model, info, _provenance(dataset, seed, config, ds))
+    return _load_weights(Path(path), config, None)[1]
+
+
+def _trained_small(dataset: str, seed: int, device: torch.device, data_root: str | os.PathLike[str] | None,
+                   config: TrainConfig, progress: bool, retrain: bool = False) -> tuple[SmallCNN, dict[str, Any]]:
+    ds = _training_data(dataset, seed, data_root, config)
+    provenance = _provenance(dataset, seed, config, ds)
+    shipped = SHIPPED_MODELS.get((dataset, seed))
+    if shipped is not None and not retrain and config == TrainConfig():
+        path = WEIGHTS_DIR / shipped
+        try:
+            model, meta = _load_weights(path, config, provenance)
+            return model.to(device), {**meta, "weights_source": "shipped", "weights_file": str(path)}
+        except ValueError as err:
+            # e.g. another scikit-learn release changed the digits: train, and say the numbers will differ
+            import warnings
+
+            warnings.warn(f"trained:{dataset}: not using the shipped model ({err}); training one here, so "
+                          "numbers will differ slightly from the book's", RuntimeWarning, stacklevel=3)
+    key = hash_config({"v": _CACHE_VERSION, "arch": "SmallCNN", "provenance": provenance,
+                       "threads": TRAIN_THREADS, "device": device.type, "torch": torch.__version__})
+    path = cache_dir("models") / f"small-{ds.name}-{key[:24]}.npz"
+    if not retrain and path.exists():
+        try:
+            model, meta = _load_weights(path, config, provenance)
+            return model.to(device), {**meta, "weights_source": "cache", "weights_file": str(path)}
+        except ValueError:  # a damaged or stale weights file is retrained, never fatal
+            pass
+    eval_x, eval_y = _held_out(dataset, data_root, config)
     model, info = train_small_cnn(ds.images, ds.labels, config=config, seed=seed, device=device,
                                   eval_images=eval_x, eval_labels=eval_y, progress=progress)
     info["dataset"] = ds.name
-    weights = {f"w/{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    atomic_save_npz(path, meta=np.array(json.dumps(info)), **weights)
-    return model, {**info, "weights_cache": str(path), "from_cache": False}
+    _save_weights(path, model, info, provenance)
+    return model, {**info, "weights_source": "trained", "weights_file": str(path)}
 
 
 def get_embedder(
@@ -558,6 +687,7 @@ def get_embedder(
     data_root: str | os.PathLike[str] | None = None,
     train_config: TrainConfig | None = None,
     progress: bool = False,
+    retrain: bool = False,
 ) -> Embedder:
     """Build an embedder from a spec (see the module docstring).
 
@@ -573,6 +703,8 @@ def get_embedder(
         data_root: root for ``trained:<torchvision data set>`` (see :func:`seleak.data.load_dataset`).
         train_config: training settings for ``trained:*`` (default :class:`TrainConfig`).
         progress: show a training progress bar.
+        retrain: for ``trained:*`` models shipped with the package (:data:`SHIPPED_MODELS`, e.g.
+            ``trained:digits`` at seed 0), train here instead of loading the shipped weights.
 
     Raises:
         ValueError: malformed spec, unknown architecture, weights or layer.
@@ -591,7 +723,7 @@ def get_embedder(
 
     if kind == "trained":
         config = train_config or TrainConfig()
-        model, info = _trained_small(arg, seed, dev, data_root, config, progress)
+        model, info = _trained_small(arg, seed, dev, data_root, config, progress, retrain)
         prep = _small_preprocess(config.size, info["mean"], info["std"], info["in_channels"], dev)
         identity = {"kind": "trained", "dataset": arg, "seed": seed, "weights": _state_hash(model),
                     "mean": info["mean"], "std": info["std"], "size": config.size}
