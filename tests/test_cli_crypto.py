@@ -192,7 +192,10 @@ def test_leak_on_npz_files_writes_a_table(tmp_path, capsys):
     assert "gaussian" in capsys.readouterr().out
     # fully encrypted: no evidence of dependence, and a much smaller estimate
     assert cli.main(["leak", str(tmp_path / "plain.npz"), str(tmp_path / "full.npz"), "--estimator", "gaussian",
-                     *base, "--out", str(out)]) == 0
+                     *base, "--out", str(out)]) == 2  # an existing table is not overwritten silently
+    assert "already exists" in capsys.readouterr().err
+    assert cli.main(["leak", str(tmp_path / "plain.npz"), str(tmp_path / "full.npz"), "--estimator", "gaussian",
+                     *base, "--out", str(out), "--force"]) == 0
     full = pd.read_csv(out)
     assert full.mi_nats[0] < 0.5 * table.mi_nats[0]
 

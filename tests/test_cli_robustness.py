@@ -276,7 +276,7 @@ def test_mask_bomb_inside_an_authenticated_spec_is_refused(tmp_path, key_file, c
     out = tmp_path / "out.png"
     code, peak = _peak_mb(lambda: cli.main(["decrypt", str(src), str(out), "--key-file", str(key_file)]))
     assert code == 2 and peak < 50, peak
-    assert "expands beyond" in one_error_line(capsys) and no_leftovers(tmp_path, out)
+    assert "longer than HxW" in one_error_line(capsys) and no_leftovers(tmp_path, out)
 
 
 def test_ciphertext_load_bounds_the_scheme_spec(tmp_path):

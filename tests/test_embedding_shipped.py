@@ -134,3 +134,18 @@ def test_an_embedding_cache_file_of_the_wrong_width_is_recomputed(tmp_path, monk
         again = emb.embed(images, progress=False)
         np.testing.assert_array_equal(again, z)
     shutil.rmtree(tmp_path / "embeddings")
+
+
+def test_resampling_rounds_exact_half_levels_to_even_in_integer_arithmetic():
+    from seleak.data import resize_images
+
+    # a 2x2 -> 1x1 anti-aliased downscale is the mean of the four pixels: 1.5 -> 2 and 2.5 -> 2
+    # (half to even) whatever the processor, since no float sum decides which side a tie falls on
+    images = np.array([[[1, 2], [1, 2]], [[2, 3], [2, 3]], [[254, 255], [255, 255]]], dtype=np.uint8)[..., None]
+    out = resize_images(images, 1)
+    assert out.ravel().tolist() == [2, 2, 255]
+    # and a third-based ratio (32 -> 24) is the same through any evaluation order: integer sums are exact
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (3, 32, 32, 1), dtype=np.uint8)
+    ref = resize_images(x, 24)
+    np.testing.assert_array_equal(resize_images(x[::-1], 24)[::-1], ref)

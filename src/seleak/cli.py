@@ -315,7 +315,8 @@ def _add_leak(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (default: 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seed of embedder, estimators and resampling (default: 0)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
-    p.add_argument("--out", default=None, metavar="TABLE.csv", help="also write the table as CSV")
+    p.add_argument("--out", default=None, metavar="TABLE.csv", help="also write the table as CSV (a new file)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out table")
     p.set_defaults(func=_cmd_leak)
 
 
@@ -372,14 +373,16 @@ def _cmd_leak(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from seleak import stats
-    from seleak._io import atomic_write_text
     from seleak.estimators import get_estimator, project
+    from seleak.io_images import check_output_path, write_new_file
     from seleak.study import informative_columns
 
     if args.permutations < 1:
         raise ValueError(f"--permutations must be >= 1, got {args.permutations}")
-    if args.bootstrap < 0:
-        raise ValueError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    if args.bootstrap < 0 or args.bootstrap == 1:
+        raise ValueError(f"--bootstrap must be 0 (no interval) or at least 2 resamples, got {args.bootstrap}")
+    if args.out:  # refused before any work: an existing table (without --force), an input, a folder
+        check_output_path(args.out, force=args.force, inputs=[args.plain, args.cipher])
     if not 0.0 < args.level < 1.0:
         raise ValueError(f"--level must be a confidence level between 0 and 1 (e.g. 0.95), got {args.level}")
     specs = [_parse_estimator(e) for e in args.estimator]
@@ -408,7 +411,7 @@ def _cmd_leak(args: argparse.Namespace) -> int:
         # depend on the pairing and the test stays valid (and no permutation pays for an SVD)
         zx, zy = project(zx, zy, args.pca)
         dims += f", PCA to {zx.shape[1]}/{zy.shape[1]}"
-    rows = []
+    estimators = []
     for name, settings in specs:
         probe = get_estimator(name)  # validates the name before any work
         if "seed" in probe.settings:
@@ -416,6 +419,13 @@ def _cmd_leak(args: argparse.Namespace) -> int:
         if "device" in probe.settings:
             settings.setdefault("device", args.device)
         est = get_estimator(name, **settings)
+        need = stats.bootstrap_min_rows(est) if args.bootstrap else 0
+        if len(zx) < need:
+            raise ValueError(f"{name}: a bootstrap interval needs at least {need} image pairs, got {len(zx)}; "
+                             "add image pairs or pass --bootstrap 0")
+        estimators.append((name, est))
+    rows = []
+    for name, est in estimators:
         test = stats.permutation_test(est, zx, zy, n_permutations=args.permutations, seed=args.seed)
         low = high = float("nan")
         how = "none"
@@ -432,7 +442,7 @@ def _cmd_leak(args: argparse.Namespace) -> int:
           f"{args.permutations} permutations, {int(args.level * 100)}% intervals")
     print(table.drop(columns="settings").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.out:
-        atomic_write_text(args.out, table.to_csv(index=False))
+        write_new_file(args.out, table.to_csv(index=False).encode(), overwrite=args.force)
         print(f"table: {args.out}")
     return 0
 

@@ -138,10 +138,10 @@ def resample_matrix(n_in: int, n_out: int, kernel: str) -> np.ndarray:
     ``"triangle"``: the anti-aliased bilinear filter of PIL and torch (``antialias=True``): a triangle
     stretched over the input pixels that one output pixel covers, normalised to sum 1.
 
-    Images are resampled with these matrices in float64 rather than with torch's float32 kernels because
-    the rounding back to ``uint8`` must not depend on the processor: torch's kernels differ between
-    AVX-512 and portable builds by float32 noise, enough to flip pixels that sit near a half level, and
-    so to change the data set (and every number downstream) from one machine to the next.
+    Images are resampled with these weights in exact integer arithmetic (:func:`_resample`) rather than
+    with torch's float32 kernels because the rounding back to ``uint8`` must not depend on the processor:
+    torch's kernels differ between AVX-512 and portable builds by float32 noise, enough to flip pixels
+    that sit near a half level, and so to change the data set (and every number downstream).
     """
     scale = n_in / n_out
     m = np.zeros((n_out, n_in), dtype=np.float64)
@@ -165,24 +165,48 @@ def resample_matrix(n_in: int, n_out: int, kernel: str) -> np.ndarray:
     raise ValueError(f"kernel must be 'bicubic' or 'triangle', got {kernel!r}")
 
 
-def _resample(images: np.ndarray, h: int, w: int, kernel: str) -> np.ndarray:
-    """Resample ``(N, H, W, C)`` images to ``(N, h, w, C)`` uint8 (float64, rounded half to even)."""
-    a_h = resample_matrix(images.shape[1], h, kernel)
-    a_w = resample_matrix(images.shape[2], w, kernel)
+#: Bits of the fixed-point weights images are resampled with (:func:`_resample`).
+_WEIGHT_BITS = 16
+
+
+def _integer_weights(m: np.ndarray) -> np.ndarray:
+    """The rows of ``m`` as integers over ``2**_WEIGHT_BITS`` that sum to exactly that (the largest
+    weight of a row absorbs the rounding); weights that are short binary fractions stay exact."""
+    scale = 1 << _WEIGHT_BITS
+    w = np.rint(m * scale).astype(np.int64)
+    w[np.arange(len(w)), np.abs(w).argmax(1)] += scale - w.sum(1)
+    return w
+
+
+def _resample(images: np.ndarray, h: int, w: int, kernel: str, denominator: int = 1) -> np.ndarray:
+    """Resample integer-valued ``(N, H, W, C)`` images (pixel = value / ``denominator``) to
+    ``(N, h, w, C)`` uint8, rounding half to even.
+
+    Everything is integer arithmetic: fixed-point weights, exact int64 sums, and the final rounding
+    on the exact quotient. Float arithmetic would leave pixels that sit on a half level to the order of
+    the additions, which BLAS chooses by processor: the same image would round differently on another
+    machine.
+    """
+    a_h = _integer_weights(resample_matrix(images.shape[1], h, kernel))
+    a_w = _integer_weights(resample_matrix(images.shape[2], w, kernel))
+    den = int(denominator) << (2 * _WEIGHT_BITS)
     out = np.empty((images.shape[0], h, w, images.shape[3]), dtype=np.uint8)
-    # chunks bound the float64 working memory for large data sets (50 000 CIFAR images)
+    # chunks bound the int64 working memory for large data sets (50 000 CIFAR images)
     for start in range(0, images.shape[0], 1024):
-        x = images[start : start + 1024].astype(np.float64)
-        y = np.einsum("ij,njkc,lk->nilc", a_h, x, a_w, optimize=True)
-        out[start : start + 1024] = np.clip(np.round(y), 0, 255).astype(np.uint8)
+        x = np.moveaxis(images[start : start + 1024].astype(np.int64), -1, 1)  # (n, C, H, W)
+        y = a_h @ x @ a_w.T  # (n, C, h, w), exact: integer matmul
+        q, r = np.divmod(y, den)
+        q += (2 * r > den) | ((2 * r == den) & (q % 2 == 1))
+        out[start : start + 1024] = np.moveaxis(np.clip(q, 0, 255), 1, -1)
     return out
 
 
 def resize_images(images: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
     """Resize a ``uint8 (N, H, W, C)`` batch to ``size`` (an int for square, or ``(H, W)``).
 
-    Bilinear with anti-aliasing (so downscaling does not alias), computed in float64 with
-    :func:`resample_matrix` and rounded back to ``uint8``: the same pixels on every machine.
+    Bilinear with anti-aliasing (so downscaling does not alias), with the weights of
+    :func:`resample_matrix` in exact integer arithmetic, rounded back to ``uint8``: the same pixels on
+    every machine.
     """
     h, w = _check_size(size)
     if images.shape[1:3] == (h, w):
@@ -256,11 +280,10 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict[str, A
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    x = (d.images.astype(np.float64) * (255.0 / 16.0))[..., None]  # 0..16 -> 0..255
-    # bicubic upsampling gives smooth strokes whose low bit-planes are not constant, like a real scan;
-    # the overshoot of the cubic kernel is clipped back into 0..255. At this scale every weight and
-    # value is a short binary fraction, so float64 computes the result exactly on any processor.
-    images = _resample(x, 32, 32, "bicubic")
+    # 0..16 -> 0..255 as k * 255 / 16; bicubic upsampling gives smooth strokes whose low bit-planes are
+    # not constant, like a real scan; the overshoot of the cubic kernel is clipped back into 0..255
+    x = (d.images.astype(np.int64) * 255)[..., None]
+    images = _resample(x, 32, 32, "bicubic", denominator=16)
     prov = {
         "source": "sklearn.datasets.load_digits (UCI optical recognition of handwritten digits)",
         "citation": "Alpaydin & Kaynak (1998), UCI Machine Learning Repository",

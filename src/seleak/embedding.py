@@ -613,8 +613,11 @@ def _load_weights(path: Path, config: TrainConfig, provenance: dict[str, Any] | 
     if provenance is not None and meta.get("provenance") != json.loads(json.dumps(provenance)):
         raise ValueError(f"{path} was trained from other data or settings than asked "
                          f"(recorded {meta.get('provenance', {}).get('images', '?')[:12]}...)")
-    model = SmallCNN(meta["in_channels"], meta["n_classes"], config.widths)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+    try:
+        model = SmallCNN(meta["in_channels"], meta["n_classes"], config.widths)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+    except (KeyError, TypeError, RuntimeError) as err:  # metadata or shapes of another model
+        raise ValueError(f"{path}: the weights do not fit the model ({err})") from None
     return model.eval(), meta
 
 

@@ -403,7 +403,7 @@ def _os_error(path: Path, err: OSError) -> ValueError:
     return ValueError(f"cannot write {path}: {why}")
 
 
-def _write_new_file(
+def write_new_file(
     path: str | os.PathLike[str], data: bytes, *, overwrite: bool, protect: Iterable[str | os.PathLike[str]] = ()
 ) -> Path:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder (mode 0600), synced,
@@ -472,7 +472,7 @@ def write_png(
         raise ValueError(f"pixels of shape {pixels.shape} make a {im.mode} image, not {mode}")
     buf = io.BytesIO()
     im.save(buf, format="PNG", pnginfo=info)
-    return _write_new_file(path, buf.getvalue(), overwrite=overwrite, protect=protect)
+    return write_new_file(path, buf.getvalue(), overwrite=overwrite, protect=protect)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -592,7 +592,7 @@ def write_key_file(path: str | os.PathLike[str], key: bytes) -> Path:
         raise ValueError(f"cannot create {path}: the folder {path.parent} does not exist; create it first")
     data = f"{KEY_FILE_HEADER}\n{bytes(key).hex()}\n".encode("ascii")
     try:
-        return _write_new_file(path, data, overwrite=False)
+        return write_new_file(path, data, overwrite=False)
     except ValueError as e:
         if "already exists" in str(e):
             raise ValueError(f"{path} already exists; remove it first (seleak never overwrites a key)") from None
