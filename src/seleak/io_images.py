@@ -48,7 +48,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -321,12 +321,7 @@ def read_png(path: str | os.PathLike[str]) -> PngImage:
     except PermissionError:
         raise ValueError(f"cannot read {path}: permission denied; check its permissions") from None
     try:
-        with Image.open(io.BytesIO(filtered), formats=["PNG"]) as im:
-            frames = int(getattr(im, "n_frames", 1))
-            mode = im.mode
-            if frames == 1 and mode in PNG_MODES:
-                im.load()
-                pixels = np.array(im, dtype=np.uint8)
+        frames, mode, pixels = _decode_still(io.BytesIO(filtered), ["PNG"])
     except Image.DecompressionBombError:
         raise _bomb_error(path, width, height) from None
     except (UnidentifiedImageError, *_PILLOW_DATA_ERRORS) as e:
@@ -604,6 +599,18 @@ def write_key_file(path: str | os.PathLike[str], key: bytes) -> Path:
 # --------------------------------------------------------------------------------------------------
 
 
+def _decode_still(source: Any, formats: list[str] | None) -> tuple[int, str, np.ndarray | None]:
+    """Frame count, Pillow mode and, for a single frame of a supported mode, its pixels (else ``None``)."""
+    from PIL import Image
+
+    with Image.open(source, formats=formats) as im:
+        frames, mode = int(getattr(im, "n_frames", 1)), im.mode
+        if frames != 1 or mode not in PNG_MODES:
+            return frames, mode, None
+        im.load()
+        return frames, mode, np.array(im, dtype=np.uint8)
+
+
 def _read_set_image(p: Path) -> np.ndarray:
     """One image of a folder for ``seleak leak``, with the checks of :func:`read_png` for PNG files."""
     from PIL import Image, UnidentifiedImageError
@@ -611,12 +618,7 @@ def _read_set_image(p: Path) -> np.ndarray:
     if p.suffix.lower() == ".png":
         return read_png(p).pixels
     try:
-        with Image.open(p) as im:
-            frames = int(getattr(im, "n_frames", 1))
-            mode = im.mode
-            if frames == 1 and mode in PNG_MODES:
-                im.load()
-                pixels = np.array(im, dtype=np.uint8)
+        frames, mode, pixels = _decode_still(p, None)
     except Image.DecompressionBombError:
         raise ValueError(f"{p} is larger than Pillow's decompression-bomb limit; downscale it first") from None
     except PermissionError:
