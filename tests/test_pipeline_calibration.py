@@ -28,7 +28,7 @@ from seleak.embedding import get_embedder
 from seleak.encryption import BitPlanes, Full, encrypt
 from seleak.estimators import get_estimator, project
 from seleak.stats import permutation_test
-from seleak.study import informative_columns
+from seleak.leakage import informative_columns
 
 N_IMAGES = 200
 N_KEYS = 40

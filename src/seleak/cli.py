@@ -366,6 +366,8 @@ def _load_pair(plain: str, cipher: str) -> tuple[np.ndarray, np.ndarray]:
 #: The fewest image pairs ``seleak leak`` measures: below this a bootstrap resample or a permutation
 #: has almost nothing to vary, and no MI estimator says anything about the population.
 MIN_LEAK_PAIRS = 8
+#: Critics (seeds) of a neural estimator's interval in ``seleak leak``.
+NEURAL_SEEDS = 5
 
 
 def _cmd_leak(args: argparse.Namespace) -> int:
@@ -373,9 +375,9 @@ def _cmd_leak(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from seleak import stats
-    from seleak.estimators import get_estimator, project
+    from seleak.estimators import get_estimator
     from seleak.io_images import check_output_path, write_new_file
-    from seleak.study import informative_columns
+    from seleak.leakage import measure_leakage
 
     if args.permutations < 1:
         raise ValueError(f"--permutations must be >= 1, got {args.permutations}")
@@ -400,45 +402,30 @@ def _cmd_leak(args: argparse.Namespace) -> int:
         emb = get_embedder(args.embedding, seed=args.seed, device=args.device)
         zx = emb.embed(x_img, progress=False)
         zy = emb.embed(y_img, progress=False)
-    # dead units (constant columns) carry no information and the estimators refuse them: drop them,
-    # each side on its own, as the study does
-    zx, zy = informative_columns(zx), informative_columns(zy)
-    dims = f"D = {zx.shape[1]}/{zy.shape[1]} informative"
-    if args.pca is not None:
-        if args.pca < 1:
-            raise ValueError(f"--pca must be >= 1, got {args.pca}")
-        # once, before the permutation test: each side's PCA is fitted on its own rows, so it does not
-        # depend on the pairing and the test stays valid (and no permutation pays for an SVD)
-        zx, zy = project(zx, zy, args.pca)
-        dims += f", PCA to {zx.shape[1]}/{zy.shape[1]}"
+    if args.pca is not None and args.pca < 1:
+        raise ValueError(f"--pca must be >= 1, got {args.pca}")
     estimators = []
     for name, settings in specs:
-        probe = get_estimator(name)  # validates the name before any work
-        if "seed" in probe.settings:
-            settings.setdefault("seed", args.seed)
-        if "device" in probe.settings:
-            settings.setdefault("device", args.device)
-        est = get_estimator(name, **settings)
+        est = get_estimator(name, **settings).with_context(seed=args.seed, device=args.device)
         need = stats.bootstrap_min_rows(est) if args.bootstrap else 0
         if len(zx) < need:
             raise ValueError(f"{name}: a bootstrap interval needs at least {need} image pairs, got {len(zx)}; "
                              "add image pairs or pass --bootstrap 0")
         estimators.append((name, est))
     rows = []
+    representation = ""
     for name, est in estimators:
-        test = stats.permutation_test(est, zx, zy, n_permutations=args.permutations, seed=args.seed)
-        low = high = float("nan")
-        how = "none"
-        if args.bootstrap:
-            iv = stats.interval(est, zx, zy, estimate=test.estimate, n_boot=args.bootstrap, level=args.level,
-                                seed=args.seed)
-            low, high, how = iv.low, iv.high, iv.method
-        r = test.estimate
-        rows.append({"estimator": name, "n": r.n, "mi_nats": r.nats, "mi_bits": r.bits, "ci_low": float(low),
-                     "ci_high": float(high), "p_value": float(test.p_value), "interval": how,
+        # the one pipeline of the study and the book: informative columns, projection, test, interval
+        r = measure_leakage(zx, zy, est, pca_dim=args.pca, permutations=args.permutations, n_boot=args.bootstrap,
+                            neural_seeds=NEURAL_SEEDS if args.bootstrap else 0, level=args.level, seed=args.seed,
+                            device=args.device)
+        representation = r.representation
+        rows.append({"estimator": name, "n": r.n, "mi_nats": r.nats, "mi_bits": r.bits, "ci_low": r.ci_low,
+                     "ci_high": r.ci_high, "p_value": r.p_value, "interval": r.interval, "ceiling_nats": r.ceiling,
+                     "saturated": r.saturated,
                      "settings": ",".join(f"{k}={v}" for k, v in sorted(r.settings.items()))})
     table = pd.DataFrame(rows)
-    print(f"{len(zx)} image pairs, embedding {args.embedding} ({dims}), "
+    print(f"{len(zx)} image pairs, embedding {args.embedding} ({representation}), "
           f"{args.permutations} permutations, {int(args.level * 100)}% intervals")
     print(table.drop(columns="settings").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.out:

@@ -572,12 +572,13 @@ def write_status_page(stage: Path, run: BookRun, total_seconds: float, notebooks
             outcome = (f"not run this time; {_which_run(last)} failed; shown without outputs"
                        if last else "never run; shown without outputs")
         if info is None:
-            rows.append(f"| {_md(name)} | {outcome} | | | | |")
+            rows.append(f"| {_md(name)} | {outcome} | | |")
         else:
-            params = json.dumps(info["parameters"], sort_keys=True, default=str)
+            # plain text that wraps inside the column: profile, device, then each injected parameter
+            params = "; ".join(f"{k} = {json.dumps(v, default=str)}" for k, v in sorted(info["parameters"].items()))
             seconds = "?" if info["seconds"] is None else f"{float(info['seconds']):.1f}"
-            rows.append(f"| {_md(name)} | {outcome} | {seconds} | {_md(info['profile'])} | "
-                        f"{_md(info['device'])} | `{_md(params)}` |")
+            rows.append(f"| {_md(name)} | {outcome} | {seconds} | profile {_md(info['profile'])}, device "
+                        f"{_md(info['device'])}{': ' + _md(params) if params else ''} |")
     pkgs = ("seleak", "torch", "torchvision", "numpy", "scipy", "scikit-learn", "scikit-image",
             "pycryptodome", "papermill", "jupyter-book")
     versions = "\n".join(f"| {p} | {version(p)} |" for p in pkgs)
@@ -593,9 +594,9 @@ book, whether it ran this time, and with which settings the output you see was m
   ({counts['ran']} ran, {counts['failed']} failed) in {total_seconds:.1f} s; kept from earlier runs:
   {counts['kept']}; never run: {counts['never']}
 
-| notebook | outcome | seconds | profile | device | parameters (as papermill injected them) |
-| --- | --- | --- | --- | --- | --- |
-{chr(10).join(rows) or '| (no notebooks) | | | | | |'}
+| notebook | outcome | seconds | ran with (profile, device, the parameters papermill injected) |
+| --- | --- | --- | --- |
+{chr(10).join(rows) or '| (no notebooks) | | | |'}
 
 | package | version |
 | --- | --- |

@@ -571,51 +571,19 @@ def _pixel_view(plain: np.ndarray, cipher: np.ndarray, scheme: Any) -> dict[str,
     return row
 
 
-def _saturation_bound(spec: EstimatorSpec, n_eval: int, settings: Mapping[str, Any]) -> float:
-    """The largest value the estimator can report (nats), where it has one."""
-    if spec.name == "infonce":
-        return math.log(int(settings.get("batch_size", 64)))
-    if spec.name in ("ksg", "plugin"):
-        return math.log(n_eval)  # finite-sample estimates of a deterministic relation stop near log N
-    return float("inf")
-
-
-def informative_columns(z: np.ndarray, min_fraction: float = 0.02) -> np.ndarray:
-    """``z`` without the columns that (almost) never vary: dead ReLU units carry no information, the
-    estimators refuse constant columns, and a unit that fires on a handful of images becomes constant in
-    a resample. A column is kept when at least ``min_fraction`` of the rows differ from its median."""
-    varied = (z != np.median(z, axis=0)).mean(axis=0) >= min_fraction
-    if not varied.any():
-        varied[:1] = True  # an all-constant embedding stays one column; the estimator then says why
-    return z[:, varied]
-
-
 def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarray,
                   degenerate: bool = False) -> dict[str, Any]:
-    from seleak import stats
-    from seleak.estimators import EstimatorDivergedError, get_estimator, project
+    from seleak.estimators import EstimatorDivergedError
+    from seleak.leakage import measure_leakage
 
     g = cell.grid
     settings = dict(spec.settings)
     pca_dim = settings.pop("pca_dim", None)
-    if pca_dim:
-        # project once per cell; each side's PCA is fitted on its own rows, so it does not depend on the
-        # pairing and the permutation test stays valid (and no permutation pays for an SVD)
-        zx, zy = project(zx, zy, int(pca_dim))
-    probe = get_estimator(spec.name)
-    if "seed" in probe.settings:
-        settings.setdefault("seed", cell.seed)
-    if "device" in probe.settings:
-        settings.setdefault("device", g.device)
-    est = get_estimator(spec.name, **settings)
     t0 = time.perf_counter()
-    neural = bool(getattr(est, "fixed_critic_null", False))
     try:
-        if neural:  # estimate, permutation null and seed interval from one batched training
-            test, (low, high) = stats.neural_test(est, zx, zy, n_permutations=g.permutations, level=g.level,
-                                                  seeds=range(cell.seed, cell.seed + g.neural_seeds))
-        else:
-            test = stats.permutation_test(est, zx, zy, n_permutations=g.permutations, seed=cell.seed)
+        r = measure_leakage(zx, zy, spec.name, settings, pca_dim=pca_dim, permutations=g.permutations,
+                            n_boot=g.bootstrap, neural_seeds=g.neural_seeds, level=g.level, seed=cell.seed,
+                            device=g.device)
     except (ValueError, EstimatorDivergedError) as err:
         if not degenerate:
             raise
@@ -623,22 +591,15 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
         return {
             "estimator_name": spec.name, "mi_nats": math.inf,
             "ci_low": math.inf, "ci_high": math.inf, "p_value": 1.0 / (g.permutations + 1), "bound_nats": math.inf,
-            "settings": json.dumps(est.settings, sort_keys=True, default=str),
+            "settings": json.dumps({**settings, "pca_dim": pca_dim} if pca_dim else settings, sort_keys=True,
+                                   default=str),
             "flags": f"degenerate: f(X) = f(SE(X)), I is infinite ({err})", "wall_s": time.perf_counter() - t0,
         }
-    if not neural:
-        # centred half-sample subsampling: resampling with replacement duplicates rows, which inflates
-        # MI estimates, so percentile bootstrap intervals can miss the estimate altogether
-        low, high = stats.bootstrap_interval(est, zx, zy, n_boot=g.bootstrap, level=g.level, seed=cell.seed,
-                                             scheme="subsample", estimate=test.estimate)
-    r = test.estimate
-    settings_out = {**dict(r.settings), "pca_dim": pca_dim} if pca_dim else dict(r.settings)
     return {
         "estimator_name": spec.name, "mi_nats": r.nats,
-        "ci_low": float(low), "ci_high": float(high), "p_value": float(test.p_value),
-        "bound_nats": _saturation_bound(spec, r.n_eval, r.settings),
-        "settings": json.dumps(settings_out, sort_keys=True, default=str),
-        "flags": "; ".join(r.flags), "wall_s": time.perf_counter() - t0,
+        "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value, "bound_nats": r.ceiling,
+        "settings": json.dumps(dict(r.settings), sort_keys=True, default=str),
+        "flags": "; ".join(r.flags), "wall_s": r.wall_s,
     }
 
 
@@ -677,7 +638,6 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
                 zx = emb.embed(ds.images, batch_size=g.embed_batch_size, progress=False)
                 zy = emb.embed(ct.images, batch_size=g.embed_batch_size, progress=False)
                 degenerate = bool(np.array_equal(zx, zy))
-                zx, zy = informative_columns(zx), informative_columns(zy)
                 for spec in todo:
                     row = {k: v for k, v in _estimate_row(cell, spec, zx, zy, degenerate).items()
                            if k not in _DERIVED}

@@ -238,6 +238,8 @@ class Estimator:
     min_n: ClassVar[int] = 2
     #: neural estimators evaluate a fixed trained critic on permuted held-out pairs (see stats)
     fixed_critic_null: ClassVar[bool] = False
+    #: a trained critic (PyTorch): takes ``seed`` and ``device``, and its interval is a seed interval
+    neural: ClassVar[bool] = False
 
     def __init__(self, **settings: Any) -> None:
         unknown = sorted(set(settings) - set(self.defaults))
@@ -248,8 +250,21 @@ class Estimator:
             )
         merged = dict(self.defaults)
         merged.update(settings)
+        self._explicit = dict(settings)
         self._settings = merged
         self._validate_settings()
+
+    def with_context(self, *, seed: int, device: str) -> "Estimator":
+        """This estimator with ``seed`` and ``device`` filled in where it takes them and they were not
+        set explicitly: what a pipeline hands down without having to know the estimator."""
+        extra = {k: v for k, v in (("seed", seed), ("device", device))
+                 if k in self.defaults and k not in self._explicit}
+        return type(self)(**self._explicit, **extra) if extra else self
+
+    def ceiling(self, n_eval: int) -> float:
+        """The largest value (nats) this estimator can report from ``n_eval`` evaluated pairs; ``inf``
+        where it has no such limit."""
+        return math.inf
 
     @property
     def projects(self) -> bool:

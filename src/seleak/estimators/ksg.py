@@ -23,6 +23,8 @@ and its permutation null.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import numpy as np
@@ -104,6 +106,10 @@ class KSGEstimator(Estimator):
         "pca_dim": None,  # project x and y separately to this many components first
         "workers": 1,  # threads for the k-d tree queries (-1: all cores)
     }
+
+    def ceiling(self, n_eval: int) -> float:
+        # finite-sample estimates of a deterministic relation stop near log N
+        return math.log(n_eval)
 
     def _validate_settings(self) -> None:
         s = self._settings

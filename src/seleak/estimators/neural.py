@@ -181,6 +181,7 @@ class NeuralEstimator(Estimator):
 
     kind: str = "infonce"
     fixed_critic_null = True
+    neural = True
     min_n = 20
     defaults: dict[str, Any] = {
         "steps": 2000,  # Adam steps
@@ -576,6 +577,10 @@ class InfoNCE(NeuralEstimator):
 
     name = "infonce"
     kind = "infonce"
+
+    def ceiling(self, n_eval: int) -> float:
+        # each held-out chunk of B pairs contributes at most log B
+        return math.log(int(self._settings["eval_batch_size"] or self._settings["batch_size"]))
 
 
 class NWJ(NeuralEstimator):

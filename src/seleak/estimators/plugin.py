@@ -17,6 +17,8 @@ than ``max_dim`` columns per side: project first (``seleak.estimators.project`` 
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import numpy as np
@@ -80,6 +82,10 @@ class PluginEstimator(Estimator):
         "pca_dim": None,  # project x and y separately to this many components first
     }
     min_n = 2
+
+    def ceiling(self, n_eval: int) -> float:
+        # a histogram of N pairs cannot hold more than log N nats
+        return math.log(n_eval)
 
     def _validate_settings(self) -> None:
         s = self._settings

@@ -1,0 +1,90 @@
+"""The one leakage pipeline (seleak.leakage.measure_leakage) that the study, the CLI and the book use."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from seleak import stats
+from seleak.estimators import get_estimator, project
+from seleak.estimators.groundtruth import correlated_gaussian
+from seleak.leakage import LeakageResult, informative_columns, measure_leakage
+
+
+@pytest.fixture(scope="module")
+def pair():
+    x, y, _ = correlated_gaussian(400, 6, 1.0, seed=4)
+    # a dead unit on each side, as CNN embeddings of SE images have: the pipeline drops it
+    return np.hstack([x, np.zeros((400, 1))]), np.hstack([np.ones((400, 1)), y])
+
+
+def test_the_pipeline_is_the_test_and_interval_it_names(pair):
+    zx, zy = pair
+    r = measure_leakage(zx, zy, "gaussian", pca_dim=3, permutations=49, n_boot=40, seed=2)
+    assert isinstance(r, LeakageResult) and r.estimator == "gaussian" and r.interval == "subsample"
+    # the same steps by hand give the same numbers: columns, projection, test, interval
+    x, y = project(informative_columns(zx), informative_columns(zy), 3)
+    est = get_estimator("gaussian")
+    test = stats.permutation_test(est, x, y, n_permutations=49, seed=2)
+    iv = stats.bootstrap_interval(est, x, y, n_boot=40, seed=2, scheme="subsample", estimate=test.estimate)
+    assert r.nats == test.estimate.nats and r.p_value == test.p_value
+    assert (r.ci_low, r.ci_high) == (iv.low, iv.high)
+    assert r.bits == pytest.approx(r.nats / math.log(2))
+    assert "7+7 columns, 6+6 informative, PCA per side to 3+3" == r.representation
+    assert r.settings["pca_dim"] == 3 and r.permutations == 49 and r.n == 400
+
+
+def test_a_name_with_settings_and_an_instance_give_the_same_result(pair):
+    zx, zy = pair
+    a = measure_leakage(zx, zy, "ksg", {"k": 5}, permutations=19, n_boot=0, seed=1)
+    b = measure_leakage(zx, zy, get_estimator("ksg", k=5), permutations=19, n_boot=0, seed=1)
+    assert (a.nats, a.p_value) == (b.nats, b.p_value)
+    assert a.interval == "none" and math.isnan(a.ci_low) and math.isnan(a.ci_high)
+    with pytest.raises(TypeError, match="not both"):
+        measure_leakage(zx, zy, get_estimator("ksg"), {"k": 5})
+    with pytest.raises(TypeError, match="name"):
+        measure_leakage(zx, zy, 3)
+
+
+def test_seed_and_device_reach_the_estimator_unless_set_explicitly():
+    est = get_estimator("ksg")
+    assert est.with_context(seed=7, device="cpu").settings["seed"] == 7
+    assert get_estimator("ksg", seed=3).with_context(seed=7, device="cpu").settings["seed"] == 3
+    gauss = get_estimator("gaussian")
+    assert gauss.with_context(seed=7, device="cpu") is gauss  # takes neither: unchanged
+
+
+def test_a_neural_estimator_gets_its_seed_interval_from_one_training():
+    x, y, _ = correlated_gaussian(600, 2, 0.5, seed=3)
+    r = measure_leakage(x, y, "infonce", {"steps": 40, "hidden": (16,), "batch_size": 32}, permutations=19,
+                        neural_seeds=3, seed=5)
+    assert r.interval == "seeds" and r.ci_low <= r.ci_high and r.settings["seed"] == 5
+    # InfoNCE's held-out value cannot exceed log of its evaluation batch
+    assert r.ceiling == pytest.approx(math.log(32)) and r.nats <= r.ceiling + 1e-9
+
+
+def test_the_ceilings_the_estimators_declare():
+    assert get_estimator("ksg").ceiling(1000) == pytest.approx(math.log(1000))
+    assert get_estimator("plugin").ceiling(500) == pytest.approx(math.log(500))
+    assert get_estimator("gaussian").ceiling(500) == math.inf
+    assert get_estimator("infonce", batch_size=16).ceiling(500) == pytest.approx(math.log(16))
+    assert get_estimator("mine").neural and not get_estimator("ksg").neural
+
+
+def test_an_estimate_at_its_ceiling_is_flagged_saturated():
+    # identical sides: every KSG neighbour count is k - 1, so with k = 1 the estimate is exactly
+    # psi(N) - psi(1) - 1 = 5.57 nats at N = 400, above 0.9 * log N = 5.39: a floor, not a measurement
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 2))
+    r = measure_leakage(x, x.copy(), "ksg", {"k": 1}, permutations=9, n_boot=0, seed=0)
+    assert r.saturated and r.nats >= 0.9 * r.ceiling and r.ceiling == pytest.approx(math.log(400))
+    weak = measure_leakage(*correlated_gaussian(400, 2, 0.5, seed=1)[:2], "ksg", permutations=9, n_boot=0)
+    assert not weak.saturated
+
+
+def test_unpaired_embeddings_are_refused(pair):
+    zx, zy = pair
+    with pytest.raises(ValueError, match="paired by row"):
+        measure_leakage(zx, zy[:-1], "gaussian")
