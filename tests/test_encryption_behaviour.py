@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-import seleak.encryption as enc
+import seleak.encryption.cipher as cipher_module
 from seleak.encryption import (
     DCT,
     ZIGZAG,
@@ -125,7 +125,7 @@ def test_seed_mode_is_reproducible() -> None:
 
 def test_batch_keystream_equals_per_image_keystream(monkeypatch: pytest.MonkeyPatch) -> None:
     # tiny chunks: many pycryptodome calls, cipher reuse across chunks, padding per image
-    monkeypatch.setattr(enc, "_CHUNK_BYTES", 40)
+    monkeypatch.setattr(cipher_module, "CHUNK_BYTES", 40)
     x = _images((7, 5, 7))  # 35 bytes per image
     nonces = [bytes(15) + bytes([i * 9]) for i in range(4)] + [bytes([1]) * 16, bytes([200]) * 16, bytes([3]) * 16]
     ct = encrypt(x, KEY, Full(), nonces=nonces)

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from seleak.encryption import as_scheme as _scheme_obj
 from seleak.encryption import check_images as _check_images
 
 if TYPE_CHECKING:  # pandas and torch are imported where used: importing seleak.attacks stays light
@@ -92,14 +93,6 @@ _FEATURES = ("both", "bitplanes", "pixels")
 # --------------------------------------------------------------------------------------------------
 # input checks and the scheme's bit mask
 # --------------------------------------------------------------------------------------------------
-
-
-def _scheme_obj(scheme: Any) -> Any:
-    if isinstance(scheme, str):
-        from seleak.encryption import parse_scheme
-
-        return parse_scheme(scheme)
-    return scheme
 
 
 def _spec(scheme: Any) -> str:

@@ -176,7 +176,7 @@ def _add_encrypt(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_encrypt(args: argparse.Namespace) -> int:
-    from seleak.encryption import _parse_scheme_for_shape, encrypt, parse_scheme
+    from seleak.encryption import encrypt, parse_scheme, parse_scheme_for_shape
     from seleak.io_images import (FORMAT_VERSION, META_PREFIX, check_output_path, join_alpha, read_key_file,
                                   read_png, seal_png_metadata, split_alpha, write_png)
 
@@ -194,7 +194,7 @@ def _cmd_encrypt(args: argparse.Namespace) -> int:
                          f"{src.seleak_meta.get('scheme', '?')[:40]}); decrypt it first")
     height, width = src.pixels.shape[:2]
     if scheme is None:  # a mask is checked against the image's size before it is decompressed
-        scheme = _parse_scheme_for_shape(args.scheme.strip(), (height, width))
+        scheme = parse_scheme_for_shape(args.scheme.strip(), (height, width))
     colour, alpha = split_alpha(src.pixels, src.mode)
     ct = encrypt(colour, key, scheme)
     meta = {"format": FORMAT_VERSION, "scheme": scheme.spec, "nonce": ct.nonces[0].tobytes().hex(), "mode": src.mode}
@@ -237,7 +237,7 @@ def _add_decrypt(sub: argparse._SubParsersAction) -> None:
 def _cmd_decrypt(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from seleak.encryption import Ciphertext, _parse_scheme_for_shape, decrypt
+    from seleak.encryption import Ciphertext, decrypt, parse_scheme_for_shape
     from seleak.io_images import (FORMAT_VERSION, META_FIELDS, check_output_path, join_alpha, read_key_file,
                                   read_png, split_alpha, verify_png_metadata, write_png)
 
@@ -268,7 +268,7 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
         nonce = np.frombuffer(bytes.fromhex(meta["nonce"]), dtype=np.uint8)[None]
     except ValueError:
         raise ValueError(f"{args.input}: the nonce in the metadata is not hexadecimal") from None
-    scheme = _parse_scheme_for_shape(meta["scheme"], (height, width))
+    scheme = parse_scheme_for_shape(meta["scheme"], (height, width))
     colour, alpha = split_alpha(src.pixels, src.mode)
     # the PNG's own MAC was checked above; this Ciphertext is built here and has no tag of its own
     plain = decrypt(Ciphertext(colour, nonce, scheme), key, verify=False)

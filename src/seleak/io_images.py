@@ -483,9 +483,9 @@ def _png_fields(meta: Mapping[str, str], mode: str, width: int, height: int) -> 
 
 
 def _png_mac(key: bytes, salt: bytes, meta: Mapping[str, str], mode: str, width: int, height: int) -> bytes:
-    from seleak.encryption import _auth_tag
+    from seleak.encryption import auth_tag
 
-    return _auth_tag(key, salt, _PNG_MAC_CONTEXT, _png_fields(meta, mode, width, height))
+    return auth_tag(key, salt, _PNG_MAC_CONTEXT, _png_fields(meta, mode, width, height))
 
 
 def seal_png_metadata(key: bytes, meta: Mapping[str, str], mode: str, width: int, height: int) -> dict[str, str]:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import norm
 
-from seleak.encryption import BitPlanes, Full, Scheme, _as_scheme, _check_images
+from seleak.encryption import BitPlanes, Full, Scheme, as_scheme, check_images
 
 __all__ = [
     "NPCR_IDEAL",
@@ -250,7 +250,7 @@ def pixel_mi_exact(images: np.ndarray, scheme: Scheme | str, unit: Unit = "bits"
     value distribution of ``images`` (all pixels and channels pooled). 0 for :class:`Full`.
     Only defined for :class:`BitPlanes` and :class:`Full` (a region mixes pixel positions).
     """
-    scheme = _as_scheme(scheme)
+    scheme = as_scheme(scheme)
     if not isinstance(scheme, (BitPlanes, Full)):
         raise TypeError(
             f"pixel_mi_exact is defined for BitPlanes and Full schemes; got {scheme.spec!r}"
@@ -272,8 +272,8 @@ def classic_metrics(
     """
     if isinstance(plain, np.ndarray) and isinstance(cipher, np.ndarray) and plain.ndim == 2:
         plain, cipher = plain[None], cipher[None]  # one grey image; a colour one is passed as x[None]
-    plain = _check_images(plain, "plain")
-    cipher = _check_images(cipher, "cipher")
+    plain = check_images(plain, "plain")
+    cipher = check_images(cipher, "cipher")
     if plain.shape != cipher.shape:
         raise ValueError(f"plain and cipher must have the same shape; got {plain.shape} and {cipher.shape}")
     rows: dict[str, list[float]] = {}
