@@ -14,10 +14,7 @@ from seleak import data
 from seleak.data import available_datasets, load_dataset, resize_images, subsample_indices
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SELEAK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("SELEAK_DATA", raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 @pytest.fixture

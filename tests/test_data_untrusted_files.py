@@ -13,10 +13,7 @@ import pytest
 from seleak.data import UnsafePickleError, load_dataset
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SELEAK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("SELEAK_DATA", raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def _batch(n: int = 3, seed: int = 0) -> dict:

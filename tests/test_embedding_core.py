@@ -17,10 +17,7 @@ from seleak.embedding import TrainConfig, check_images, get_embedder, retrieval_
 FAST = TrainConfig(epochs=1, n_train=120)  # seconds, not minutes: the tests check plumbing, not accuracy
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SELEAK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 @pytest.fixture(scope="module")

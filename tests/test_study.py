@@ -28,11 +28,6 @@ SMALL = {
 VOLATILE = ["wall_s"]
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SELEAK_CACHE", str(tmp_path_factory.getbasetemp() / "seleak-cache"))
-
-
 def _stable(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=VOLATILE).reset_index(drop=True)
 

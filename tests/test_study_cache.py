@@ -25,11 +25,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SELEAK_CACHE", str(tmp_path_factory.getbasetemp() / "seleak-cache"))
-
-
 @pytest.fixture()
 def fake_estimates(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Replace the estimation by a fixed row (p = 0.3) and count the calls: what these tests check is the

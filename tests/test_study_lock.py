@@ -29,11 +29,6 @@ HOLDER = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SELEAK_CACHE", str(tmp_path_factory.getbasetemp() / "seleak-cache"))
-
-
 @pytest.fixture()
 def holder(tmp_path: Path):
     """Another process holding OUT/.lock; yields (OUT, the process)."""
