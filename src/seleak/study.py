@@ -52,6 +52,7 @@ from seleak._io import (
     is_int,
     read_profile,
 )
+from seleak.embedding.features import informative_columns
 
 #: Columns every results table has, in this order (more may follow).
 COLUMNS = [
@@ -578,16 +579,6 @@ def _saturation_bound(spec: EstimatorSpec, n_eval: int, settings: Mapping[str, A
     if spec.name in ("ksg", "plugin"):
         return math.log(n_eval)  # finite-sample estimates of a deterministic relation stop near log N
     return float("inf")
-
-
-def informative_columns(z: np.ndarray, min_fraction: float = 0.02) -> np.ndarray:
-    """``z`` without the columns that (almost) never vary: dead ReLU units carry no information, the
-    estimators refuse constant columns, and a unit that fires on a handful of images becomes constant in
-    a resample. A column is kept when at least ``min_fraction`` of the rows differ from its median."""
-    varied = (z != np.median(z, axis=0)).mean(axis=0) >= min_fraction
-    if not varied.any():
-        varied[:1] = True  # an all-constant embedding stays one column; the estimator then says why
-    return z[:, varied]
 
 
 def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarray,
