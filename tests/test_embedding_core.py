@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from seleak import embedding as E
+from seleak._io import cache_dir, load_npz
 from seleak.data import load_dataset
 from seleak.embedding import TrainConfig, check_images, get_embedder, retrieval_accuracy, train_small_cnn
 
@@ -39,7 +40,7 @@ def trained(tmp_path_factory):
 
 
 def _cache_files(sub: str) -> list[Path]:
-    return sorted((Path(E.cache_dir(sub))).glob("*.npz"))
+    return sorted((Path(cache_dir(sub))).glob("*.npz"))
 
 
 # ------------------------------------------------------------------------------------------ basics
@@ -147,7 +148,7 @@ def test_damaged_embedding_cache_file_is_recomputed(digits, damage):
     path.write_bytes(path.read_bytes()[:40] if damage == "truncate" else damage)
     again = emb.embed(digits, progress=False)
     assert np.array_equal(again, z)
-    assert E.load_npz(path) is not None  # rewritten whole
+    assert load_npz(path) is not None  # rewritten whole
 
 
 def test_trained_weights_are_cached_and_a_damaged_file_is_retrained(digits):

@@ -59,7 +59,7 @@ def test_retraining_reaches_the_shipped_held_out_accuracy():
 
 
 def test_an_altered_shipped_file_is_not_used(tmp_path, monkeypatch):
-    import seleak.embedding as embedding
+    from seleak.embedding import embedder
 
     name = SHIPPED_MODELS[("digits", 0)]
     with np.load(WEIGHTS_DIR / name, allow_pickle=False) as f:
@@ -67,7 +67,7 @@ def test_an_altered_shipped_file_is_not_used(tmp_path, monkeypatch):
     key = next(k for k in arrays if k.startswith("w/") and arrays[k].dtype.kind == "f")
     arrays[key] = arrays[key] + np.float32(1e-3)
     np.savez(tmp_path / name, **arrays)
-    monkeypatch.setattr(embedding, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(embedder, "WEIGHTS_DIR", tmp_path)  # the module that reads it
     with pytest.warns(RuntimeWarning, match="not using the shipped model.*digest"):
         emb = get_embedder("trained:digits")
     assert emb.info["weights_source"] in ("trained", "cache")

@@ -28,25 +28,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from seleak import stats
+from seleak.embedding.features import informative_columns
 from seleak.estimators import Estimator, get_estimator, project
 
 __all__ = ["LeakageResult", "informative_columns", "measure_leakage", "SATURATION"]
 
 #: An estimate at or above this fraction of its estimator's ceiling is reported as saturated.
 SATURATION = 0.9
-
-
-def informative_columns(z: np.ndarray, min_fraction: float = 0.02) -> np.ndarray:
-    """``z`` without the columns that (almost) never vary: dead ReLU units carry no information, the
-    estimators refuse constant columns, and a unit that fires on a handful of images becomes constant in
-    a resample. A column is kept when at least ``min_fraction`` of the rows differ from its median."""
-    z = np.asarray(z)
-    if z.ndim != 2:
-        raise ValueError(f"expected an (N, D) embedding, got shape {z.shape}")
-    varied = (z != np.median(z, axis=0)).mean(axis=0) >= min_fraction
-    if not varied.any():
-        varied[:1] = True  # an all-constant embedding stays one column; the estimator then says why
-    return z[:, varied]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@
 * :func:`interval` picks the right one; :func:`verdict` turns ``p`` (and an interval) into
   ``"leaks"`` / ``"no evidence of leakage"`` at a stated level; :func:`holm` adjusts a family of
   p-values (one per scheme or k of a study).
+* :func:`spearman_bootstrap` / :func:`rank_correlations` — Spearman's rank correlation between two
+  measures over a few settings (e.g. an MI estimate and an attack's success per scheme), with a
+  percentile bootstrap interval over the settings.
 
 Nothing here knows about images.
 """
@@ -21,14 +24,18 @@ Nothing here knows about images.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from scipy import stats as _sps
 
 from .estimators import NeuralEstimator, check_pair
 from .estimators.base import Estimator, MIEstimate
+
+if TYPE_CHECKING:  # pandas is imported where used
+    import pandas as pd
 
 __all__ = [
     "PermutationResult",
@@ -41,6 +48,9 @@ __all__ = [
     "bootstrap_min_rows",
     "verdict",
     "holm",
+    "RankCorrelation",
+    "spearman_bootstrap",
+    "rank_correlations",
     "LEAKS",
     "NO_EVIDENCE",
 ]
@@ -387,3 +397,99 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     out = np.empty(m)
     out[order] = np.minimum(adj, 1.0)
     return out
+
+
+@dataclass(frozen=True)
+class RankCorrelation:
+    """Spearman's rank correlation of paired points, with a bootstrap interval.
+
+    Attributes:
+        rho: Spearman's rho of the ``n`` points (NaN when one side is constant).
+        low, high: percentile interval at ``level`` of rho over ``n_boot`` resamples of the points.
+        p_value: scipy's p-value of rho (t approximation; indicative only for a dozen points).
+        n: number of points used (pairs where both values are not NaN).
+        n_boot: resamples drawn; ``n_valid``: those where rho was defined (a resample repeating a single
+            point or ties on one side has no rank correlation and is left out).
+        level: confidence level.
+    """
+
+    rho: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+    n_boot: int
+    n_valid: int
+    level: float
+
+
+def _rank_rows(a: np.ndarray) -> np.ndarray:
+    return _sps.rankdata(a, axis=-1)  # average ranks for ties; inf ranks last, as it should
+
+
+def spearman_bootstrap(
+    x: Any, y: Any, *, n_boot: int = 999, level: float = 0.95, seed: int = 0,
+) -> RankCorrelation:
+    """Spearman's rho between ``x`` and ``y`` and a percentile bootstrap interval.
+
+    The resampled unit is the **point** (one pair ``(x_i, y_i)``, e.g. one scheme setting): ``n_boot``
+    resamples of the ``n`` points with replacement (seeded by ``seed``), rho of each, and the central
+    ``level`` percentile interval. Pairs with a NaN on either side are dropped first; ``±inf`` is kept
+    (it ranks first or last). With few points the interval is wide, which is the honest answer.
+    """
+    xa = np.asarray(x, dtype=np.float64).ravel()
+    ya = np.asarray(y, dtype=np.float64).ravel()
+    if xa.shape != ya.shape:
+        raise ValueError(f"x and y must be paired: got {xa.size} and {ya.size} values")
+    n_boot = _check_count("n_boot", n_boot, 1)
+    level = _check_level(level)
+    keep = ~(np.isnan(xa) | np.isnan(ya))
+    xa, ya = xa[keep], ya[keep]
+    n = int(xa.size)
+    nan = float("nan")
+    if n < 3:
+        return RankCorrelation(nan, nan, nan, nan, n, n_boot, 0, level)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant side: rho is NaN, said by the NaN itself
+        res = _sps.spearmanr(xa, ya)
+    rho, p = float(res.statistic), float(res.pvalue)
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    rx, ry = _rank_rows(xa[idx]), _rank_rows(ya[idx])
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
+    valid = den > 0
+    boot = (rx * ry).sum(axis=1)[valid] / den[valid]
+    if boot.size:
+        low, high = (float(v) for v in np.quantile(boot, [(1 - level) / 2, (1 + level) / 2]))
+    else:
+        low = high = nan
+    return RankCorrelation(rho, low, high, p, n, n_boot, int(valid.sum()), level)
+
+
+def rank_correlations(
+    points: pd.DataFrame,
+    x_columns: Sequence[str],
+    y_columns: Sequence[str],
+    *,
+    n_boot: int = 999,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`spearman_bootstrap` for every pair (x column, y column) of ``points`` (one row per point).
+
+    Returns one tidy row per pair: ``x, y, rho, low, high, p_value, n, n_valid``. Every pair uses the
+    same ``seed``, so pairs measured on the same points share their resamples.
+    """
+    import pandas as pd
+
+    missing = sorted(set(x_columns) - set(points.columns) | set(y_columns) - set(points.columns))
+    if missing:
+        raise ValueError(f"points has no column(s) {missing}; columns: {list(points.columns)}")
+    rows = []
+    for xc in x_columns:
+        for yc in y_columns:
+            r = spearman_bootstrap(points[xc], points[yc], n_boot=n_boot, level=level, seed=seed)
+            rows.append({"x": xc, "y": yc, "rho": r.rho, "low": r.low, "high": r.high, "p_value": r.p_value,
+                         "n": r.n, "n_valid": r.n_valid})
+    return pd.DataFrame(rows)

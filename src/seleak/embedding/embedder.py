@@ -23,302 +23,38 @@ Embeddings go through :func:`torchvision.models.feature_extraction.create_featur
 graph node can be the ``layer``; spatial outputs are average-pooled (``pool="avg"``) or flattened.
 ``embed`` runs under :func:`torch.inference_mode`, in batches, and caches its result on disk under a
 content hash of the images and the embedder (atomic writes; a damaged file is recomputed).
-
-Layering: this module imports :mod:`seleak.data` and :mod:`seleak._io` only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable
 from urllib.parse import urlparse
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from seleak._io import atomic_save_npz, cache_dir, hash_array, hash_config, load_npz
 from seleak.data import load_dataset
+from seleak.embedding.images import adapt_channels, check_images, to_tensor
+from seleak.embedding.models import (TRAIN_THREADS, SmallCNN, TrainConfig, seeded, small_cnn_preprocess,
+                                     train_small_cnn)
 
 __all__ = [
     "Embedder",
-    "SmallCNN",
-    "TrainConfig",
     "SHIPPED_MODELS",
+    "WEIGHTS_DIR",
     "available_specs",
-    "check_images",
     "export_trained_weights",
     "get_embedder",
-    "neighbour_label_accuracy",
-    "retrieval_accuracy",
-    "train_small_cnn",
 ]
 
 #: Bumped whenever a change alters embedding values, so stale cache files are not reused.
 _CACHE_VERSION = 1
-
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, the weights PIL uses for RGB -> L
-
-
-# --------------------------------------------------------------------------------------------------
-# input checks
-# --------------------------------------------------------------------------------------------------
-
-
-def check_images(images: Any) -> np.ndarray:
-    """Validate an image batch and return it as contiguous ``uint8 (N, H, W, C)``.
-
-    Raises:
-        TypeError: not a numpy array, or not ``uint8`` (float images are the usual mistake).
-        ValueError: wrong number of dimensions, a channel count other than 1 or 3, or an empty batch.
-    """
-    if not isinstance(images, np.ndarray):
-        raise TypeError(
-            f"images must be a numpy uint8 array (N, H, W) or (N, H, W, C), got {type(images).__name__}; "
-            "convert tensors with .cpu().numpy()"
-        )
-    if images.dtype != np.uint8:
-        hint = (" (float images in [0, 1]: use (x * 255).round().astype(np.uint8))"
-                if images.dtype.kind == "f" else "")
-        raise TypeError(f"images must be uint8 (8-bit pixels), got dtype {images.dtype}{hint}")
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4:
-        raise ValueError(
-            f"images must have shape (N, H, W) or (N, H, W, C), channels last, got shape {images.shape}"
-        )
-    if images.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"images must have 1 (grey) or 3 (RGB) channels in the last axis, got shape {images.shape}; "
-            "channels-first arrays need np.moveaxis(x, 1, -1), RGBA needs x[..., :3]"
-        )
-    if images.shape[0] == 0:
-        raise ValueError("empty batch: images has 0 rows, nothing to embed")
-    if images.shape[1] < 1 or images.shape[2] < 1:
-        raise ValueError(f"images have an empty spatial size: shape {images.shape}")
-    return np.ascontiguousarray(images)
-
-
-def _adapt_channels(x: torch.Tensor, want: int) -> torch.Tensor:
-    """Grey → RGB by repetition (what a 3-channel model sees of a grey photo); RGB → grey by BT.601 luma."""
-    have = x.shape[1]
-    if have == want:
-        return x
-    if have == 1 and want == 3:
-        return x.expand(-1, 3, -1, -1)
-    if have == 3 and want == 1:
-        w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return (x * w).sum(dim=1, keepdim=True)
-    raise ValueError(f"cannot feed {have}-channel images to a {want}-channel model")
-
-
-# --------------------------------------------------------------------------------------------------
-# the small CNN trained here
-# --------------------------------------------------------------------------------------------------
-
-
-class SmallCNN(nn.Module):
-    """A four-block CNN for 32×32 images (≈0.1 M parameters, ≈4 M multiply-adds per image).
-
-    Each block is conv 3×3 → batch norm → ReLU, the first three followed by 2×2 max pooling
-    (32 → 16 → 8 → 4); a global average pool gives the embedding (``layer="flatten"``, ``widths[-1]``
-    dimensions) and a linear layer the class scores. Small enough to train in seconds on a CPU.
-    """
-
-    def __init__(self, in_channels: int = 3, n_classes: int = 10, widths: Sequence[int] = (16, 32, 64, 128)):
-        super().__init__()
-        layers: list[nn.Module] = []
-        c = in_channels
-        for i, w in enumerate(widths):
-            block: list[nn.Module] = [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
-            if i < len(widths) - 1:
-                block.append(nn.MaxPool2d(2))
-            layers.append(nn.Sequential(*block))
-            c = w
-        self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.flatten = nn.Flatten()
-        self.fc = nn.Linear(c, n_classes)
-        self.in_channels = in_channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.flatten(self.pool(self.features(x))))
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How ``"trained:<dataset>"`` trains its :class:`SmallCNN` (all of it enters the weight-cache hash).
-
-    ``n_train`` caps the training images (stratified subsample by the embedder's seed; ``None`` = all),
-    which keeps big data sets such as CIFAR-10 within a CPU budget. ``shift`` is the random translation
-    (pixels) used as augmentation.
-    """
-
-    epochs: int = 8
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 5e-4
-    size: int = 32
-    n_train: int | None = None
-    shift: int = 2
-    widths: tuple[int, ...] = (16, 32, 64, 128)
-
-
-#: Threads torch uses while training. Convolution gradients are summed in a different order with
-#: another thread count (measured: 1 vs 2 threads give different weights from the same seed), so
-#: training always runs on this many threads, whatever the machine has: one machine, one model.
-TRAIN_THREADS = 1
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Run torch's intra-op kernels on ``n`` threads, restoring the caller's setting afterwards."""
-    was = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(was)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int, deterministic: bool = False) -> Iterator[None]:
-    """Seed torch's global RNGs (and, if asked, force deterministic kernels), restoring both afterwards.
-
-    A library must not leave global state changed behind the caller's back, hence fork_rng. The CPU
-    kernels used here are deterministic already (a test checks bitwise-equal training runs), and
-    ``use_deterministic_algorithms`` costs a multi-second import of torch._inductor, so it is switched
-    on only for CUDA, where cuDNN would otherwise pick non-deterministic algorithms.
-    """
-    was = torch.are_deterministic_algorithms_enabled()
-    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        if not deterministic:
-            yield
-            return
-        try:
-            # warn_only: a CUDA op without a deterministic kernel should not make training impossible
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            yield
-        finally:
-            torch.use_deterministic_algorithms(was, warn_only=was_warn)
-
-
-def _random_shift(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
-    """Translate each image by its own random offset in [-shift, shift] (edge-replicated), vectorised."""
-    if shift <= 0:
-        return x
-    b, _, h, w = x.shape
-    xp = F.pad(x, (shift, shift, shift, shift), mode="replicate")
-    oy = torch.randint(0, 2 * shift + 1, (b,), generator=gen).to(x.device)
-    ox = torch.randint(0, 2 * shift + 1, (b,), generator=gen).to(x.device)
-    rows = (oy[:, None] + torch.arange(h, device=x.device))[:, :, None]  # (b, h, 1)
-    cols = (ox[:, None] + torch.arange(w, device=x.device))[:, None, :]  # (b, 1, w)
-    bi = torch.arange(b, device=x.device)[:, None, None]
-    return xp.permute(0, 2, 3, 1)[bi, rows, cols].permute(0, 3, 1, 2)
-
-
-def _to_float_input(images: np.ndarray, size: int, mean: torch.Tensor, std: torch.Tensor,
-                    in_channels: int, device: torch.device) -> torch.Tensor:
-    x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-    x = _adapt_channels(x, in_channels)
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return (x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
-
-
-@torch.inference_mode()
-def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
-    model.eval()
-    correct = 0
-    for s in range(0, x.shape[0], batch_size):
-        correct += int((model(x[s : s + batch_size]).argmax(1) == y[s : s + batch_size]).sum())
-    return correct / max(1, x.shape[0])
-
-
-def train_small_cnn(
-    images: np.ndarray,
-    labels: np.ndarray,
-    *,
-    config: TrainConfig = TrainConfig(),
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    eval_images: np.ndarray | None = None,
-    eval_labels: np.ndarray | None = None,
-    progress: bool = False,
-) -> tuple[SmallCNN, dict[str, Any]]:
-    """Train a :class:`SmallCNN` on labelled ``uint8`` images.
-
-    Deterministic on one machine for a ``seed`` (fixed data order, :data:`TRAIN_THREADS` threads);
-    another processor's kernels give slightly different weights, hence :data:`SHIPPED_MODELS`.
-
-    Returns the model (eval mode, on ``device``) and an info dict: training seconds, train accuracy,
-    held-out accuracy on ``eval_images`` (if given), the input normalisation (``mean``, ``std``).
-    """
-    images = check_images(images)
-    labels = np.asarray(labels)
-    if labels.shape != (images.shape[0],) or labels.dtype.kind not in "iu":
-        raise ValueError(f"labels must be integers of shape ({images.shape[0]},), got {labels.dtype} {labels.shape}")
-    n_classes = int(labels.max()) + 1
-    dev = torch.device(device)
-    in_channels = images.shape[-1]
-    # per-channel statistics of the training pixels: the model sees standardised inputs
-    flat = images.reshape(-1, in_channels).astype(np.float64) / 255.0
-    mean = torch.tensor(flat.mean(0), dtype=torch.float32, device=dev)
-    std = torch.tensor(np.maximum(flat.std(0), 1e-3), dtype=torch.float32, device=dev)
-    x = _to_float_input(images, config.size, mean, std, in_channels, dev)
-    y = torch.from_numpy(labels.astype(np.int64)).to(dev)
-
-    t0 = time.perf_counter()
-    with _seeded(seed, deterministic=dev.type == "cuda"), _torch_threads(TRAIN_THREADS):
-        model = SmallCNN(in_channels, n_classes, config.widths).to(dev)
-        gen = torch.Generator().manual_seed(seed)
-        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        steps_per_epoch = -(-x.shape[0] // config.batch_size)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, epochs=config.epochs,
-                                                    steps_per_epoch=steps_per_epoch)
-        from tqdm.auto import tqdm
-
-        for _ in tqdm(range(config.epochs), desc="training SmallCNN", disable=not progress, unit="epoch"):
-            model.train()
-            perm = torch.randperm(x.shape[0], generator=gen).to(dev)
-            for s in range(0, x.shape[0], config.batch_size):
-                idx = perm[s : s + config.batch_size]
-                xb = _random_shift(x[idx], config.shift, gen)
-                loss = F.cross_entropy(model(xb), y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-    model.eval()
-    info: dict[str, Any] = {
-        "train_seconds": round(time.perf_counter() - t0, 3),
-        "n_train": int(x.shape[0]),
-        "n_classes": n_classes,
-        "train_accuracy": _accuracy(model, x, y),
-        "mean": mean.cpu().tolist(),
-        "std": std.cpu().tolist(),
-        "in_channels": in_channels,
-    }
-    if eval_images is not None and eval_labels is not None:
-        ex = _to_float_input(check_images(eval_images), config.size, mean, std, in_channels, dev)
-        ey = torch.from_numpy(np.asarray(eval_labels, dtype=np.int64)).to(dev)
-        info["test_accuracy"] = _accuracy(model, ex, ey)
-        info["n_test"] = int(ex.shape[0])
-    return model, info
-
-
-# --------------------------------------------------------------------------------------------------
-# the embedder
-# --------------------------------------------------------------------------------------------------
 
 
 def _default_layer(model: nn.Module) -> str:
@@ -390,10 +126,7 @@ class Embedder:
 
     @torch.inference_mode()
     def _forward(self, batch: np.ndarray) -> torch.Tensor:
-        if not batch.flags.writeable:  # torch.from_numpy warns on read-only memory (e.g. np.load mmap)
-            batch = batch.copy()
-        x = torch.from_numpy(batch).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
-        out = self.model(self.preprocess(x))[self.layer]
+        out = self.model(self.preprocess(to_tensor(batch, self.device)))[self.layer]
         return self._reduce(out).float()
 
     def embed(self, images: np.ndarray, batch_size: int | None = None, progress: bool = True,
@@ -481,26 +214,12 @@ def _build(spec: str, full: nn.Module, layer: str | None, seed: int, device: tor
                     info=info, full_model=full)
 
 
-def _small_preprocess(size: int, mean: Sequence[float], std: Sequence[float], in_channels: int,
-                      device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
-    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-
-    def prep(x: torch.Tensor) -> torch.Tensor:
-        x = _adapt_channels(x.float().div(255.0), in_channels)
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        return (x - m) / s
-
-    return prep
-
-
 def _torchvision_preprocess(weights: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     """The weights' own transforms (resize, centre crop, ImageNet normalisation), applied to a batch."""
     tf = weights.transforms()
 
     def prep(x: torch.Tensor) -> torch.Tensor:
-        return tf(_adapt_channels(x, 3).contiguous())
+        return tf(adapt_channels(x, 3).contiguous())
 
     return prep
 
@@ -566,7 +285,7 @@ def available_specs() -> dict[str, str]:
 #: with the project's own training code; ``retrain=True`` trains instead, and a test checks that
 #: retraining reaches the shipped model's held-out accuracy.
 SHIPPED_MODELS: dict[tuple[str, int], str] = {("digits", 0): "smallcnn-digits-seed0.npz"}
-WEIGHTS_DIR = Path(__file__).with_name("weights")
+WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 
 
 def _training_data(dataset: str, seed: int, data_root: str | os.PathLike[str] | None, config: TrainConfig):
@@ -727,16 +446,16 @@ def get_embedder(
     if kind == "trained":
         config = train_config or TrainConfig()
         model, info = _trained_small(arg, seed, dev, data_root, config, progress, retrain)
-        prep = _small_preprocess(config.size, info["mean"], info["std"], info["in_channels"], dev)
+        prep = small_cnn_preprocess(config.size, info["mean"], info["std"], info["in_channels"], dev)
         identity = {"kind": "trained", "dataset": arg, "seed": seed, "weights": _state_hash(model),
                     "mean": info["mean"], "std": info["std"], "size": config.size}
         return _build(spec, model, layer, seed, dev, pool, prep, identity, info, 512)
 
     if kind == "random" and arg.lower() == "small":
-        with _seeded(seed):
+        with seeded(seed):
             model = SmallCNN(3, 10)
         # fixed mid-grey standardisation: no training data to estimate statistics from
-        prep = _small_preprocess(32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 3, dev)
+        prep = small_cnn_preprocess(32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 3, dev)
         identity = {"kind": "random", "arch": "small", "seed": seed, "weights": _state_hash(model)}
         return _build(spec, model, layer, seed, dev, pool, prep, identity, {"weights": "random"}, 512)
 
@@ -750,72 +469,10 @@ def get_embedder(
             from torchvision.models import get_model
 
             weights = _torchvision_weights(arch, wname or None)  # for its preprocessing only; no download
-            with _seeded(seed):
+            with seeded(seed):
                 model = get_model(arch, weights=None)
             identity = {"kind": "random", "arch": arch, "seed": seed, "transforms": weights.name}
             info = {"weights": "random", "transforms_from": weights.name}
         return _build(spec, model, layer, seed, dev, pool, _torchvision_preprocess(weights), identity, info, 64)
 
     raise ValueError(f"unknown embedder kind {kind!r} in {spec!r}; use trained:, torchvision: or random:")
-
-
-# --------------------------------------------------------------------------------------------------
-# nearest-neighbour retrieval (an intuitive view of leakage in embedding space)
-# --------------------------------------------------------------------------------------------------
-
-
-def retrieval_accuracy(queries: np.ndarray, gallery: np.ndarray, top: Sequence[int] | int = 1,
-                       metric: str = "cosine", chunk: int = 1024) -> dict[int, float]:
-    """Fraction of queries whose own gallery row (row i for query i) is among their ``top`` nearest.
-
-    ``queries`` are, e.g., embeddings of encrypted images and ``gallery`` those of the plain originals;
-    chance level is ``top / N``. Ties with the true match are counted in the query's favour (a strict
-    "closer than" rank), so identical embeddings give accuracy 1.
-
-    Returns ``{k: accuracy}`` for each ``k`` in ``top``.
-    """
-    q = np.asarray(queries, dtype=np.float64)
-    g = np.asarray(gallery, dtype=np.float64)
-    if q.ndim != 2 or q.shape != g.shape:
-        raise ValueError(f"queries and gallery must be paired (N, D) arrays, got {q.shape} and {g.shape}")
-    ks = [top] if isinstance(top, (int, np.integer)) else list(top)
-    if metric == "cosine":
-        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
-    elif metric != "euclidean":
-        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
-    g2 = (g * g).sum(1)
-    ranks = np.empty(q.shape[0], dtype=np.int64)
-    for s in range(0, q.shape[0], chunk):
-        qs = q[s : s + chunk]
-        d = g2[None, :] - 2.0 * qs @ g.T  # squared distance up to a per-row constant
-        own = d[np.arange(qs.shape[0]), np.arange(s, s + qs.shape[0])]
-        # tolerance: rounding in the expansion must not rank a duplicate "closer" than the match itself
-        ranks[s : s + chunk] = (d < own[:, None] - 1e-9 * (1.0 + np.abs(own[:, None]))).sum(1)
-    return {int(k): float((ranks < k).mean()) for k in ks}
-
-
-def neighbour_label_accuracy(queries: np.ndarray, gallery: np.ndarray, labels: np.ndarray,
-                             metric: str = "cosine") -> float:
-    """Class-level retrieval: how often the nearest *other* gallery row has query i's label.
-
-    Query i's own original (gallery row i) is excluded, so the score says whether an encrypted image
-    still lands among plain images of its class (what a trained CNN is built to keep), not whether it
-    is recognised individually (:func:`retrieval_accuracy`). Chance is the label distribution's
-    collision probability (about 1 / n_classes when balanced).
-    """
-    q = np.asarray(queries, dtype=np.float64)
-    g = np.asarray(gallery, dtype=np.float64)
-    y = np.asarray(labels)
-    if q.ndim != 2 or q.shape != g.shape or y.shape != (q.shape[0],):
-        raise ValueError(f"need paired (N, D) queries/gallery and (N,) labels, got {q.shape}, {g.shape}, {y.shape}")
-    if q.shape[0] < 2:
-        raise ValueError("need at least two rows")
-    if metric == "cosine":
-        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        g = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
-    elif metric != "euclidean":
-        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
-    d = (g * g).sum(1)[None, :] - 2.0 * q @ g.T
-    np.fill_diagonal(d, np.inf)
-    return float((y[d.argmin(1)] == y).mean())
