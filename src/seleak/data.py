@@ -39,7 +39,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from seleak._io import CACHE_ENV, check_bool, check_int, is_int
+from seleak._io import CACHE_ENV
+from seleak._validation import check_bool, check_int, is_int
 
 __all__ = [
     "ImageDataset",

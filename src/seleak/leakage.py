@@ -28,6 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from seleak import stats
+from seleak._runtime import limit_threads
 from seleak.embedding.features import informative_columns
 from seleak.estimators import Estimator, get_estimator, project
 
@@ -112,8 +113,15 @@ def measure_leakage(
         ValueError: unusable input (too few rows, no informative column, bad counts);
         seleak.estimators.EstimatorDivergedError: a neural estimate that diverged.
     """
+    # the matrices are small: one BLAS thread is faster, and does not fight torch's threads for the cores
+    with limit_threads(1, torch=False):
+        return _measure(z_plain, z_se, _as_estimator(estimator, settings).with_context(seed=seed, device=device),
+                        pca_dim, permutations, n_boot, neural_seeds, level, seed)
+
+
+def _measure(z_plain: np.ndarray, z_se: np.ndarray, est: Estimator, pca_dim: int | None, permutations: int,
+             n_boot: int, neural_seeds: int, level: float, seed: int) -> LeakageResult:
     t0 = time.perf_counter()
-    est = _as_estimator(estimator, settings).with_context(seed=seed, device=device)
     x, y = informative_columns(z_plain), informative_columns(z_se)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"z_plain and z_se must be paired by row, got {x.shape[0]} and {y.shape[0]} rows")

@@ -30,13 +30,8 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
-from seleak._io import (
-    atomic_write_text,
-    check_device,
-    find_project_root,
-    is_int,
-    read_profile,
-)
+from seleak._io import atomic_write_text, find_project_root, read_profile
+from seleak._validation import check_device, is_int
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 PROFILE_KEYS = {"description", "device", "kernel", "timeout", "notebooks", "study"}

@@ -162,7 +162,7 @@ def recognition_attack(
     ``threads`` sets torch's CPU threads for the call (restored afterwards); ``None`` leaves them. On a
     shared machine one thread is often faster than two.
     """
-    from seleak.embedding.models import torch_threads
+    from seleak._runtime import limit_threads
 
     imgs = check_images(se_images, "se_images")
     lab = np.asarray(labels)
@@ -185,7 +185,7 @@ def recognition_attack(
 
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    with torch_threads(threads):
+    with limit_threads(threads, blas=False):
         return _train_and_score(imgs, lab, y_all, classes, (tr, va, te), scheme, features, epochs, batch_size, lr,
                                 seed, device)
 
@@ -207,7 +207,8 @@ def _train_and_score(
     import torch
     import torch.nn.functional as F
 
-    from seleak.embedding.models import SmallCNN, fit, predict_logits, seeded
+    from seleak._runtime import seeded
+    from seleak.embedding.models import SmallCNN, fit, predict_logits
 
     tr, va, te = splits
     t0 = time.perf_counter()

@@ -92,7 +92,6 @@ def attack_measures(table: pd.DataFrame) -> pd.DataFrame:
     and ``label_mi_raw_nats``. A measure an attack did not produce (no replacement for DCT schemes, no
     recognition without labels) is NaN. PSNR is ``inf`` where every image was recovered exactly.
     """
-    import pandas as pd
 
     if table.empty:
         raise ValueError("the attack table is empty")

@@ -41,7 +41,8 @@ import torch.nn as nn
 from seleak._io import atomic_save_npz, cache_dir, hash_array, hash_config, load_npz
 from seleak.data import load_dataset
 from seleak.embedding.images import adapt_channels, check_images, to_tensor
-from seleak.embedding.models import (TRAIN_THREADS, SmallCNN, TrainConfig, seeded, small_cnn_preprocess,
+from seleak._runtime import seeded
+from seleak.embedding.models import (TRAIN_THREADS, SmallCNN, TrainConfig, small_cnn_preprocess,
                                      train_small_cnn)
 
 __all__ = [

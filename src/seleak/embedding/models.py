@@ -4,22 +4,22 @@ Two callers train a :class:`SmallCNN`: the ``"trained:<dataset>"`` embedder (:fu
 AdamW with a one-cycle schedule, random translations, a fixed number of epochs) and the recognition
 attack of :mod:`seleak.attacks` (Adam, early stopping on a validation split, its own input features).
 They differ in those settings and share the rest: the architecture (:class:`SmallCNN`), seeding and
-thread pinning (:func:`seeded`, :func:`torch_threads`), the seeded minibatch loop (:func:`fit`) and
+thread pinning (:func:`seleak._runtime.seeded`, :func:`seleak._runtime.limit_threads`), the seeded minibatch loop (:func:`fit`) and
 batched prediction (:func:`predict_logits`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from seleak._runtime import limit_threads, seeded
 from seleak.embedding.images import adapt_channels, check_images, to_tensor
 
 __all__ = [
@@ -28,9 +28,7 @@ __all__ = [
     "TRAIN_THREADS",
     "fit",
     "predict_logits",
-    "seeded",
     "small_cnn_preprocess",
-    "torch_threads",
     "train_small_cnn",
 ]
 
@@ -95,43 +93,6 @@ class TrainConfig:
 TRAIN_THREADS = 1
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run torch's intra-op kernels on ``n`` threads (``None``: leave them), restoring the caller's setting."""
-    was = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(was)
-
-
-@contextlib.contextmanager
-def seeded(seed: int, deterministic: bool = False) -> Iterator[None]:
-    """Seed torch's global RNGs (and, if asked, force deterministic kernels), restoring both afterwards.
-
-    A library must not leave global state changed behind the caller's back, hence fork_rng. The CPU
-    kernels used here are deterministic already (a test checks bitwise-equal training runs), and
-    ``use_deterministic_algorithms`` costs a multi-second import of torch._inductor, so it is switched
-    on only for CUDA, where cuDNN would otherwise pick non-deterministic algorithms.
-    """
-    was = torch.are_deterministic_algorithms_enabled()
-    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        if not deterministic:
-            yield
-            return
-        try:
-            # warn_only: a CUDA op without a deterministic kernel should not make training impossible
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            yield
-        finally:
-            torch.use_deterministic_algorithms(was, warn_only=was_warn)
-
-
 def fit(
     model: nn.Module,
     x: torch.Tensor,
@@ -153,7 +114,7 @@ def fit(
     """Minimise the cross-entropy of ``model`` on ``(x[rows], y[rows])`` in shuffled minibatches.
 
     The data order comes from ``generator`` alone (one permutation per epoch), so a seeded generator,
-    a seeded model (:func:`seeded`) and a fixed thread count (:func:`torch_threads`) give the same
+    a seeded model (:func:`seleak._runtime.seeded`) and a fixed thread count give the same
     weights on every run. ``x`` may stay on the CPU: each batch is moved to ``device`` (default: where
     ``x`` is). ``augment`` transforms each input batch; ``scheduler`` steps after every optimiser step;
     batches smaller than ``min_batch`` are skipped; ``after_epoch`` sees the model after each epoch
@@ -268,7 +229,7 @@ def train_small_cnn(
     y = torch.from_numpy(labels.astype(np.int64)).to(dev)
 
     t0 = time.perf_counter()
-    with seeded(seed, deterministic=dev.type == "cuda"), torch_threads(TRAIN_THREADS):
+    with seeded(seed, deterministic=dev.type == "cuda"), limit_threads(TRAIN_THREADS, blas=False):
         model = SmallCNN(in_channels, n_classes, config.widths).to(dev)
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

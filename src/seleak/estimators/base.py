@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from seleak._io import one_blas_thread
+from seleak._runtime import limit_threads
 
 __all__ = [
     "MIEstimate",
@@ -218,7 +218,7 @@ def project(
     if int(dx) < 1 or int(dy) < 1:
         raise ValueError(f"project: dim must be >= 1, got {dim!r}")
     out = []
-    with one_blas_thread():
+    with limit_threads(1, torch=False):
         for a, d in ((xa, int(dx)), (ya, int(dy))):
             d = min(d, a.shape[1], a.shape[0])
             out.append(_pca(a, d, whiten))
@@ -290,7 +290,7 @@ class Estimator:
         """Estimate ``I(X; Y)`` in nats from paired rows of ``x`` and ``y``."""
         t0 = time.perf_counter()
         xa, ya = check_pair(x, y, min_n=self.min_n, name=self.name, drop_constant=self.projects)
-        with one_blas_thread():
+        with limit_threads(1, torch=False):
             value, details = self._estimate(xa, ya)
         if not math.isfinite(value):
             raise EstimatorDivergedError(f"{self.name}: produced {value!r} on this input")
