@@ -208,3 +208,13 @@ def test_neural_test_equals_separate_test_and_seed_interval() -> None:
     assert (interval.low, interval.high) == pytest.approx((separate.low, separate.high), abs=1e-6)
     with pytest.raises(TypeError, match="neural"):
         neural_test(get_estimator("ksg"), x, y)
+
+
+def test_the_permutation_p_value_and_the_significance_rule_by_hand() -> None:
+    from seleak.stats import permutation_p_value, significant
+
+    # 2 of the 9 null values reach 0.5 (ties count): p = (2 + 1) / (9 + 1)
+    null = [0.1, 0.2, 0.5, 0.3, 0.9, 0.0, 0.4, 0.2, 0.1]
+    assert permutation_p_value(null, 0.5) == pytest.approx(0.3)
+    assert permutation_p_value(null, 2.0) == pytest.approx(0.1)  # never 0: at least 1 / (m + 1)
+    assert significant(0.05, 0.05) and not significant(0.0501, 0.05)  # p <= alpha rejects

@@ -51,7 +51,7 @@ def mi_vs_k(
         fin = d[np.isfinite(d["mi_nats"])]
         ax.fill_between(fin["k"], fin["ci_low"], fin["ci_high"], color=c, alpha=0.15, lw=0)
         ax.plot(fin["k"], fin["mi_nats"], "-", color=c, label=est)
-        sig = fin["p_value"] < alpha
+        sig = fin["p_value"] <= alpha  # the rule of seleak.stats.significant
         ax.plot(fin["k"][sig], fin["mi_nats"][sig], "o", color=c)
         ax.plot(fin["k"][~sig], fin["mi_nats"][~sig], "o", mfc="white", color=c)
         finite_top = max(finite_top, float(fin["ci_high"].max()) if len(fin) else 0.0)
@@ -84,7 +84,7 @@ def interval_bars(ax, summary: pd.DataFrame, estimator: str, schemes: Sequence[s
     lo = vals - d["ci_low"].to_numpy(dtype=float)
     hi = d["ci_high"].to_numpy(dtype=float) - vals
     c = colour(estimator)
-    sig = (d["p_value"] < alpha).to_numpy()
+    sig = (d["p_value"] <= alpha).to_numpy()
     ax.barh(y, vals, xerr=[np.clip(lo, 0, None), np.clip(hi, 0, None)], color=[c if s else "white" for s in sig],
             edgecolor=c, capsize=3)
     ax.set_yticks(y)

@@ -42,6 +42,8 @@ __all__ = [
     "Interval",
     "Verdict",
     "permutation_test",
+    "permutation_p_value",
+    "significant",
     "bootstrap_interval",
     "seed_interval",
     "interval",
@@ -57,6 +59,19 @@ __all__ = [
 
 LEAKS = "leaks"
 NO_EVIDENCE = "no evidence of leakage"
+
+
+def permutation_p_value(null: Any, observed: float) -> float:
+    """``(b + 1) / (m + 1)`` with ``b`` of the ``m`` null values at least ``observed``: the exact
+    permutation p-value (Phipson & Smyth 2010), never 0, smallest ``1 / (m + 1)``."""
+    null = np.asarray(null, dtype=np.float64)
+    return (int(np.sum(null >= observed)) + 1) / (null.size + 1)
+
+
+def significant(p_value: float, alpha: float) -> bool:
+    """The one significance rule of the project: ``p <= alpha`` (a test of level ``alpha`` rejects
+    when its p-value is at most ``alpha``)."""
+    return bool(p_value <= alpha)
 
 
 def _check_seed(seed: Any) -> int:
@@ -116,8 +131,8 @@ class PermutationResult:
     seed: int
 
     def significant(self, alpha: float = 0.05) -> bool:
-        """``p_value <= alpha``."""
-        return self.p_value <= _check_level(alpha)
+        """``p_value <= alpha`` (:func:`significant`)."""
+        return significant(self.p_value, _check_level(alpha))
 
 
 def permutation_test(
@@ -149,9 +164,7 @@ def permutation_test(
         obs = est.estimate(xa, ya)
         rng = np.random.default_rng(seed)
         null = np.array([est.estimate(xa, ya[rng.permutation(len(ya))]).nats for _ in range(n_permutations)])
-    b = int(np.sum(null >= obs.nats))
-    p = (b + 1) / (len(null) + 1)
-    return PermutationResult(obs, p, null, int(n_permutations), method, seed)
+    return PermutationResult(obs, permutation_p_value(null, obs.nats), null, int(n_permutations), method, seed)
 
 
 @dataclass(frozen=True)
@@ -308,7 +321,7 @@ def neural_test(
                             permutation_seed=seeds[0])
     obs = res[0]
     null = np.asarray(obs.null, dtype=np.float64)
-    p = (int(np.sum(null >= obs.nats)) + 1) / (len(null) + 1)
+    p = permutation_p_value(null, obs.nats)
     test = PermutationResult(obs, p, null, int(n_permutations), "fixed-critic", seeds[0])
     return test, _t_interval(np.array([e.nats for e in res]), level)
 
@@ -377,7 +390,7 @@ def verdict(
     nats = float(estimate.nats if isinstance(estimate, MIEstimate) else estimate)
     if require_positive_interval and interval is None:
         raise ValueError("require_positive_interval=True needs an interval")
-    leaks = p_value <= alpha and (not require_positive_interval or interval.low > 0)  # type: ignore[union-attr]
+    leaks = significant(p_value, alpha) and (not require_positive_interval or interval.low > 0)  # type: ignore[union-attr]
     ci = (
         f", {interval.level:.0%} interval [{interval.low:.3g}, {interval.high:.3g}]" if interval is not None else ""
     )
