@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from seleak import __version__
-from seleak._io import FolderBusyError, atomic_write_text, folder_lock, hash_config, read_profile
+from seleak._io import FolderBusyError, atomic_write_text, folder_lock, hash_config
+from seleak.profiles import read_profile
 from seleak._validation import check_bool, check_device, check_float, check_int, check_str, is_int
 
 #: Columns every results table has, in this order (more may follow).
