@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from seleak import cli, study
-from seleak.study import config_from_mapping, run_study
+from seleak import cli
+from seleak.study import (
+    cells,  # the estimation is patched where compute_cell looks it up
+    config_from_mapping,
+    run_study,
+)
 
 # One cell (one scheme, one seed), one estimator: the smallest study that exercises the cache.
 TINY = {
@@ -37,7 +41,7 @@ def fake_estimates(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return {"estimator_name": spec.name, "mi_nats": 0.25, "ci_low": 0.2, "ci_high": 0.3, "p_value": 0.3,
                 "bound_nats": math.inf, "settings": "{}", "flags": "", "wall_s": 0.01}
 
-    monkeypatch.setattr(study, "_estimate_row", fixed)
+    monkeypatch.setattr(cells, "_estimate_row", fixed)
     return calls
 
 

@@ -1,0 +1,540 @@
+"""Reading the study's table: summaries, the expected findings, and the views the book draws.
+
+Everything here takes the tidy table of :func:`seleak.study.run_study` (or its :func:`summarize`) and
+returns frames, numbers or text; nothing plots. Chapter 4 reads the table through the block helpers
+(:func:`block_summary`, :func:`reference_summary`, ...) and quotes it through :func:`leakage_values`;
+chapter 5 selects what it compares with :func:`select_attack_comparison` and quotes the comparison
+through :func:`attack_values`. Each ``*_values`` function returns every number a chapter's prose glues,
+keyed by the name the prose uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from seleak.study.cells import grid_dataset
+from seleak.study.config import Grid, StudyConfig
+
+KEYS = ["block", "dataset", "embedding", "scheme", "family", "k", "estimator"]
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting, aggregated over seeds.
+
+    ``mi_nats`` is the mean over seeds; ``ci_low``/``ci_high`` the widest of the per-seed intervals and
+    the seed spread (min/max of the seeds' estimates), so the interval covers both the sampling error and
+    the key/initialisation randomness; ``p_value`` the largest over seeds (conservative: a setting is
+    called significant only if every seed is).
+    """
+    grouped = table.groupby(KEYS, dropna=False, sort=False)
+    out = grouped.agg(
+        estimator_name=("estimator_name", "first"), mi_nats=("mi_nats", "mean"), mi_sd=("mi_nats", "std"), mi_min=("mi_nats", "min"),
+        mi_max=("mi_nats", "max"), ci_low=("ci_low", "min"), ci_high=("ci_high", "max"),
+        p_value=("p_value", "max"), bound_nats=("bound_nats", "first"), degenerate=("degenerate", "all"),
+        pixel_mi_bits=("pixel_mi_bits", "mean"), pixel_mi_exact_bits=("pixel_mi_exact_bits", "mean"),
+        entropy_bits=("entropy_bits", "mean"), corr_h=("corr_h", "mean"), npcr=("npcr", "mean"),
+        uaci=("uaci", "mean"), psnr_db=("psnr_db", "mean"), ssim=("ssim", "mean"),
+        seeds=("seed", "nunique"), n=("n", "first"), wall_s=("wall_s", "sum"),
+    ).reset_index()
+    out["ci_low"] = np.minimum(out["ci_low"], out["mi_min"])
+    out["ci_high"] = np.maximum(out["ci_high"], out["mi_max"])
+    out["mi_bits"] = out["mi_nats"] / math.log(2)
+    out["saturated"] = out["mi_nats"] >= 0.9 * out["bound_nats"]
+    return out
+
+
+def findings(table: pd.DataFrame, *, family: str = "msb", strong: float = 0.01, weak: float = 0.05,
+             block: str | None = None) -> pd.DataFrame:
+    """The study's expected findings, checked per (data set, embedding, estimator).
+
+    1. leakage is significant (p <= ``strong``) at k = 1 and 2 of ``family`` for every estimator that
+       is not saturated there;
+    2. there is no evidence of leakage (p > ``weak``) under full encryption;
+    3. the estimates do not increase with k, within their intervals (the mean at k+1 is at most the upper
+       end of the interval at k).
+
+    Returns one row per check with ``passed`` and a ``detail`` that quotes the numbers.
+    """
+    s = summarize(table if block is None else table[table["block"] == block])
+    checks = []
+    for (blk, ds, emb, est), g in s.groupby(["block", "dataset", "embedding", "estimator"], sort=True):
+        fam = g[g["family"] == family].sort_values("k")
+        for k in (1, 2):
+            row = fam[fam["k"] == k]
+            if row.empty:
+                continue
+            r = row.iloc[0]
+            if bool(r["saturated"]):
+                checks.append((blk, ds, emb, est, f"significant at {family}:{k}", True,
+                               f"skipped: saturated ({r['mi_nats']:.2f} of {r['bound_nats']:.2f} nats)"))
+                continue
+            checks.append((blk, ds, emb, est, f"significant at {family}:{k}", bool(r["p_value"] <= strong),
+                           f"p = {r['p_value']:.4f}, I = {r['mi_nats']:.3f} nats"))
+        full = g[g["family"] == "full"]
+        if not full.empty:
+            r = full.iloc[0]
+            checks.append((blk, ds, emb, est, "no evidence under full", bool(r["p_value"] > weak),
+                           f"p = {r['p_value']:.3f}, I = {r['mi_nats']:.3f} nats"))
+        fam = fam[fam["k"] >= 1]  # k = 0 is degenerate: f(X) = f(SE(X))
+        if len(fam) >= 2:
+            mean, high, ks = fam["mi_nats"].to_numpy(), fam["ci_high"].to_numpy(), fam["k"].to_numpy()
+            bad = [f"k={int(ks[i])}->{int(ks[i + 1])}: {mean[i + 1]:.3f} > {high[i]:.3f}"
+                   for i in range(len(ks) - 1) if mean[i + 1] > high[i] + 1e-9]
+            checks.append((blk, ds, emb, est, f"non-increasing in k ({family})", not bad,
+                           "; ".join(bad) or f"{len(ks)} values, k={int(ks[0])}..{int(ks[-1])}"))
+    return pd.DataFrame(checks, columns=["block", "dataset", "embedding", "estimator", "check", "passed", "detail"])
+
+
+# --------------------------------------------------------------------------------------------------
+# chapter 4: the study's blocks
+# --------------------------------------------------------------------------------------------------
+
+#: The schemes the region and DCT comparison draws beside its own, as MSB and full-encryption anchors.
+REFERENCE_SCHEMES = ("msb:1", "msb:4", "full")
+
+
+def grid_table(config: StudyConfig) -> pd.DataFrame:
+    """One row per block: what it measures (data sets, N, embeddings, how many schemes, estimators,
+    how many seeds) and the permutations of its tests."""
+    return pd.DataFrame([
+        {"block": g.block, "data": ", ".join(d for d, _ in g.datasets), "N": g.n,
+         "embeddings": ", ".join(g.embeddings), "schemes": len(g.schemes),
+         "estimators": ", ".join(e.label for e in g.estimators), "seeds": len(g.seeds),
+         "permutations": g.permutations}
+        for g in config.grids
+    ]).set_index("block")
+
+
+def block_summary(summary: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of block ``name`` of a :func:`summarize` table.
+
+    A study without that block gives its first block (by name) instead, so a chapter written for the
+    book's profiles (blocks ``paper``, ``estimators``, ``schemes``, ``embeddings``) still shows a
+    custom profile's results.
+    """
+    blocks = set(summary["block"])
+    if not blocks:
+        raise ValueError("the summary has no rows: run the study first")
+    return summary[summary["block"] == (name if name in blocks else sorted(blocks)[0])]
+
+
+def reference_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """The MSB reference of the comparisons: every estimator of the ``paper`` and ``estimators`` blocks,
+    one row per (scheme, estimator), the ``paper`` block's row where both measured it."""
+    both = pd.concat([block_summary(summary, "paper"), block_summary(summary, "estimators")])
+    return both.drop_duplicates(["scheme", "estimator"])
+
+
+def scheme_order(scheme: str) -> tuple[bool, int, str]:
+    """Sort key of scheme specs: shorter specs first (so ``msb:2`` before ``msb:10``), ``full`` last."""
+    return scheme == "full", len(scheme), scheme
+
+
+def p_value_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The p-value of every (estimator, scheme) of ``summary``, estimators as rows, schemes as columns
+    in :func:`scheme_order`; a setting measured twice shows its larger (more conservative) p-value."""
+    pvals = summary.pivot_table(index="estimator", columns="scheme", values="p_value", aggfunc="max")
+    return pvals[sorted(pvals.columns, key=scheme_order)]
+
+
+def lsb_against_msb(summary: pd.DataFrame) -> pd.DataFrame:
+    """LSB schemes of the ``schemes`` block beside the MSB schemes of the reference, for the estimators
+    of the ``schemes`` block and ``k >= 1`` (``k = 0`` encrypts nothing)."""
+    sch = block_summary(summary, "schemes")
+    ref = reference_summary(summary)
+    rows = pd.concat([sch[sch["family"] == "lsb"], ref[ref["family"] == "msb"]])
+    return rows[rows["estimator"].isin(set(sch["estimator"])) & (rows["k"] >= 1)]
+
+
+def other_schemes(summary: pd.DataFrame, references: Sequence[str] = REFERENCE_SCHEMES
+                  ) -> tuple[pd.DataFrame, list[str]]:
+    """The ``schemes`` block's schemes that are neither LSB nor MSB (regions, DCT) with the reference
+    schemes ``references`` that the study measured, for the estimators of the ``schemes`` block.
+
+    Returns the rows and the schemes in drawing order (the block's own first, then the references).
+    """
+    sch = block_summary(summary, "schemes")
+    ref = reference_summary(summary)
+    other = [s for s in dict.fromkeys(sch["scheme"]) if not s.startswith(("lsb", "msb"))]
+    refs = [s for s in references if s in set(ref["scheme"])]
+    rows = pd.concat([sch[sch["scheme"].isin(other)], ref[ref["scheme"].isin(refs)]])
+    return rows[rows["estimator"].isin(set(sch["estimator"]))], other + refs
+
+
+def embedding_comparison(summary: pd.DataFrame) -> pd.DataFrame:
+    """The ``embeddings`` block with the reference rows of its estimators: one embedding per instrument."""
+    emb = block_summary(summary, "embeddings")
+    ref = reference_summary(summary)
+    return pd.concat([emb, ref[ref["estimator"].isin(set(emb["estimator"]))]])
+
+
+def pixel_against_embedding(summary: pd.DataFrame, estimator: str = "gaussian") -> pd.DataFrame:
+    """One row per scheme with ``k != 0``: its pixel-level MI (exact where a closed form exists, else the
+    plug-in estimate; bits) as ``pixel_bits`` beside ``estimator``'s embedding MI (``mi_nats``)."""
+    sch = block_summary(summary, "schemes")
+    rows = pd.concat([sch, reference_summary(summary)])
+    # k is NaN for schemes without planes (regions, DCT): kept, since NaN != 0
+    view = rows[(rows["estimator"] == estimator) & (rows["k"] != 0)].drop_duplicates("scheme")
+    exact = view["pixel_mi_exact_bits"]
+    return pd.DataFrame({"scheme": view["scheme"], "pixel_bits": exact.where(np.isfinite(exact), view["pixel_mi_bits"]),
+                         "mi_nats": view["mi_nats"]}).reset_index(drop=True)
+
+
+#: The classic SE metrics of chapter 1, as :func:`classic_table` lists them.
+CLASSIC_COLUMNS = ["pixel_mi_exact_bits", "pixel_mi_bits", "entropy_bits", "corr_h", "npcr", "uaci", "psnr_db",
+                   "ssim"]
+
+
+def classic_table(summary: pd.DataFrame, estimator: str = "gaussian") -> pd.DataFrame:
+    """One row per scheme (reference schemes first): ``estimator``'s embedding MI beside the pixel MI and
+    the classic SE metrics of the same encrypted images."""
+    rows = pd.concat([reference_summary(summary), block_summary(summary, "schemes")])
+    rows = rows[rows["estimator"] == estimator].drop_duplicates("scheme")
+    return rows[["scheme", "mi_nats", *CLASSIC_COLUMNS]].set_index("scheme").rename(
+        columns={"mi_nats": f"MI {estimator} (nats)"})
+
+
+def first_quiet(summary: pd.DataFrame, alpha: float, family: str = "msb") -> int | None:
+    """The smallest ``k >= 1`` of ``family`` from which no estimate in ``summary`` is significant at
+    ``alpha`` any more (``None``: a significant estimate at the largest k). Pass one estimator's rows."""
+    d = summary[(summary["family"] == family) & (summary["k"] >= 1)].sort_values("k")
+    quiet = [int(k) for k in d["k"] if (d[d["k"] >= k]["p_value"] >= alpha).all()]
+    return quiet[0] if quiet else None
+
+
+def value(summary: pd.DataFrame, scheme: str, estimator: str, column: str = "mi_nats") -> float:
+    """``column`` of the first row of (``scheme``, ``estimator``); NaN when the study did not measure it."""
+    v = summary[(summary["scheme"] == scheme) & (summary["estimator"] == estimator)][column]
+    return float(v.iloc[0]) if len(v) else float("nan")
+
+
+def leakage_values(table: pd.DataFrame, alpha: float) -> dict[str, Any]:
+    """Every number chapter 4's prose quotes, from the study's table, keyed by its glue name."""
+    summary = summarize(table)
+    paper = block_summary(summary, "paper")
+    ref = reference_summary(summary)
+    sch = block_summary(summary, "schemes")
+
+    def quiet(estimator: str) -> str:
+        k = first_quiet(paper[paper["estimator"] == estimator], alpha)
+        return f"k = {k}" if k is not None else "no k in the grid"
+
+    full_rows = ref[ref["scheme"] == "full"]
+    px = lsb_against_msb(summary).drop_duplicates("scheme").set_index("scheme")["pixel_mi_exact_bits"]
+    checks = findings(table, strong=alpha)
+    return {
+        "n_rows": len(table),
+        "plugin_k1": value(paper, "msb:1", "plugin"), "mine_k1": value(paper, "msb:1", "mine"),
+        "plugin_quiet": quiet("plugin"), "mine_quiet": quiet("mine"),
+        "full_quiet": f"{int((full_rows['p_value'] > 0.05).sum())} of {len(full_rows)}",
+        "lsb4": value(sch, "lsb:4", "gaussian"), "msb4": value(ref, "msb:4", "gaussian"),
+        "px_lsb4": float(px.get("lsb:4", np.nan)), "px_msb4": float(px.get("msb:4", np.nan)),
+        "n_checks": len(checks), "n_passed": int(checks["passed"].sum()),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# chapter 5: the study's estimates against the attacks
+# --------------------------------------------------------------------------------------------------
+
+#: Blocks that repeat a scheme to check the study's calibration (full encryption under more keys): not
+#: schemes to attack.
+CONTROL_BLOCKS = ("full-keys",)
+
+#: The attack measures compared with the estimates, and how figures and prose name them.
+ATTACK_MEASURES = {"psnr_mid": "PSNR, replacement (dB)", "ssim_mid": "SSIM, replacement",
+                   "psnr_rec": "PSNR, reconstruction (dB)", "ssim_rec": "SSIM, reconstruction",
+                   "accuracy": "recognition accuracy", "label_mi_nats": "label-MI bound (nats)"}
+
+#: The pixel-level views compared beside the estimators (columns of :func:`mi_table`, nats).
+PIXEL_COLUMNS = ["pixel_exact", "pixel_plugin"]
+
+#: Accuracy above chance by more than this counts as "recognition survives".
+RECOGNITION_MARGIN = 0.1
+
+
+@dataclass(frozen=True)
+class AttackComparison:
+    """What chapter 5 compares: blocks of the study measuring ``embedding`` on ``dataset``, their schemes
+    (in the study's order) and the study seeds whose keys and nonces are attacked."""
+
+    grids: list[Grid]
+    dataset: str
+    embedding: str
+    schemes: list[str]
+    seeds: list[int]
+
+    @property
+    def grid(self) -> Grid:
+        """The first compared block: its sample (``n``, ``data_seed``, data set options) is the one every
+        compared block measured, since they share the data set."""
+        return self.grids[0]
+
+    @property
+    def blocks(self) -> list[str]:
+        return [g.block for g in self.grids]
+
+    @property
+    def dataset_opts(self) -> tuple[tuple[str, Any], ...]:
+        return dict(self.grid.datasets)[self.dataset]
+
+
+def select_attack_comparison(config: StudyConfig, *, blocks: Sequence[str] = (), dataset: str = "",
+                             embedding: str = "", seeds: Iterable[int] = (), seed: int = 0) -> AttackComparison:
+    """The blocks, data set, embedding, schemes and seeds chapter 5 compares, from its parameters.
+
+    ``blocks``: empty for every block but the :data:`CONTROL_BLOCKS`; ``dataset`` and ``embedding``: empty
+    for the first of the first selected block, and only blocks measuring both are kept; ``seeds``: study
+    seeds before the shift by ``seed`` (the shift :func:`seleak.study.load_study` applied), empty for
+    every seed of the kept blocks.
+    """
+    grids = [g for g in config.grids if (g.block in blocks if blocks else g.block not in CONTROL_BLOCKS)]
+    if not grids:
+        raise ValueError(f"blocks {list(blocks)} are not in profile {config.name!r}: {[g.block for g in config.grids]}")
+    ds_name = dataset or grids[0].datasets[0][0]
+    emb_spec = embedding or grids[0].embeddings[0]
+    grids = [g for g in grids if emb_spec in g.embeddings and ds_name in dict(g.datasets)]
+    if not grids:
+        raise ValueError(f"no block of profile {config.name!r} measures embedding {emb_spec!r} on data set "
+                         f"{ds_name!r}")
+    schemes = list(dict.fromkeys(s for g in grids for s in g.schemes))
+    chosen = [int(s) + seed for s in seeds] or sorted({s for g in grids for s in g.seeds})
+    return AttackComparison(grids, ds_name, emb_spec, schemes, chosen)
+
+
+def attacked_dataset(comparison: AttackComparison):
+    """The study's images of the comparison (same sample, same order) with their labels, which the
+    recognition attack needs."""
+    ds = grid_dataset(comparison.grid, comparison.dataset)
+    if ds.labels is None:
+        raise ValueError(f"data set {comparison.dataset!r} has no labels: the recognition attack needs them")
+    return ds
+
+
+def attacker_prior(comparison: AttackComparison, prior_mean: float = -1.0) -> float:
+    """The brightness the attacker assumes: ``prior_mean`` when it is >= 0, else the mean pixel of the
+    data set's *other* split, learnt from other pictures of the kind and never from the attacked ones."""
+    if prior_mean >= 0:
+        return prior_mean
+    from seleak.data import load_dataset
+
+    opts = comparison.dataset_opts
+    other_split = "test" if dict(opts).get("split", "train") != "test" else "train"
+    return float(load_dataset(comparison.dataset, split=other_split,
+                              **{k: v for k, v in opts if k != "split"}).images.mean())
+
+
+def compared_summary(summary: pd.DataFrame, comparison: AttackComparison) -> pd.DataFrame:
+    """The rows of a :func:`summarize` table that the comparison covers."""
+    return summary[summary["block"].isin(comparison.blocks) & (summary["dataset"] == comparison.dataset)
+                   & (summary["embedding"] == comparison.embedding) & summary["scheme"].isin(comparison.schemes)]
+
+
+def estimator_labels(summary: pd.DataFrame) -> list[str]:
+    """The estimator labels of ``summary``, in the order the study lists them."""
+    return list(dict.fromkeys(summary["estimator"]))
+
+
+def mi_table(compared: pd.DataFrame, schemes: Sequence[str]) -> pd.DataFrame:
+    """One row per scheme (in ``schemes`` order): the pixel-level MI (plug-in and exact, in nats like the
+    embedding estimates), ``family``, ``k``, ``degenerate``, and one column per estimator (mean MI)."""
+    estimators = estimator_labels(compared)
+    mi = compared.pivot_table(index="scheme", columns="estimator", values="mi_nats", aggfunc="mean")[estimators]
+    pixel = compared.groupby("scheme").agg(
+        pixel_plugin=("pixel_mi_bits", "mean"), pixel_exact=("pixel_mi_exact_bits", "mean"),
+        family=("family", "first"), k=("k", "first"), degenerate=("degenerate", "all"))
+    pixel[PIXEL_COLUMNS] *= math.log(2)  # bits -> nats, like the embedding estimates
+    return pixel.join(mi).reindex(list(schemes))
+
+
+def seed_means(per_seed: pd.DataFrame, schemes: Sequence[str]) -> pd.DataFrame:
+    """Attack measures (one row per scheme and seed, as ``seleak.attacks.attack_measures`` gives them)
+    averaged over seeds, one row per scheme in ``schemes`` order; ``rec_method`` is the first seed's."""
+    measures = per_seed.drop(columns=["k", "seed", "rec_method"]).groupby("scheme", sort=False).mean()
+    measures["rec_method"] = per_seed.groupby("scheme", sort=False)["rec_method"].first()
+    return measures.reindex(list(schemes))
+
+
+def scheme_points(mi: pd.DataFrame, measures: pd.DataFrame, *, degenerate: bool = False) -> pd.DataFrame:
+    """One point per scheme: its estimates (:func:`mi_table`) beside its attack measures (:func:`seed_means`).
+
+    The degenerate point (``k = 0``: nothing encrypted, infinite MI, perfect attacks) agrees with
+    everything and teaches nothing, so it is left out unless ``degenerate``.
+    """
+    points = mi.join(measures.drop(columns=["rec_method"]))
+    return points if degenerate else points[~points["degenerate"].astype(bool)]
+
+
+def complete_estimators(points: pd.DataFrame, estimators: Sequence[str]) -> list[str]:
+    """The estimators measured on every point (at least the first estimator, so a figure has a row)."""
+    return [e for e in estimators if points[e].notna().all()] or list(estimators[:1])
+
+
+def main_estimator(points: pd.DataFrame, estimators: Sequence[str]) -> str:
+    """The estimator the prose quotes: the one measured on the most points (KSG, then Gaussian, first
+    among equals)."""
+    coverage = points[list(estimators)].notna().sum()
+    return sorted(estimators, key=lambda e: (-coverage[e], e != "ksg", e != "gaussian"))[0]
+
+
+def _p_values(compared: pd.DataFrame, estimator: str) -> pd.Series:
+    return compared[compared["estimator"] == estimator].set_index("scheme")["p_value"]
+
+
+def rank_table(points: pd.DataFrame, compared: pd.DataFrame, estimator: str) -> pd.DataFrame:
+    """Per scheme, the ranks (1 = leaks most) that ``estimator``, the exact pixel MI and the attacks give,
+    after the estimate and its p-value, so disagreements can be read off."""
+    columns = [estimator, "pixel_exact", "ssim_rec", "psnr_mid", "accuracy", "label_mi_nats"]
+    ranks = points[columns].rank(ascending=False, method="min").astype("Int64")
+    ranks.insert(0, f"{estimator} MI (nats)", points[estimator].round(3))
+    ranks.insert(1, "p (study)", _p_values(compared, estimator).reindex(ranks.index))
+    return ranks
+
+
+@dataclass(frozen=True)
+class Disagreements:
+    """Where the estimate and the recognition attack disagree, and which estimates are saturated."""
+
+    survive: list[str]  # recognition beats chance + margin although the estimate is not significant
+    silent: list[str]  # a significant estimate although recognition is within margin of chance
+    saturated: list[tuple[str, str]]  # (estimator, scheme) at its ceiling, k = 0 excluded
+
+
+def disagreements(points: pd.DataFrame, compared: pd.DataFrame, estimator: str, *, alpha: float,
+                  margin: float = RECOGNITION_MARGIN) -> Disagreements:
+    """Schemes where ``estimator``'s verdict at ``alpha`` and the recognition attack disagree.
+
+    A scheme the estimator did not measure, or the attack did not score (NaN), is in neither list.
+    """
+    p = _p_values(compared, estimator)
+    bar = points["chance"] + margin
+    survive = [s for s in points.index if p.get(s, 0) > alpha and points.loc[s, "accuracy"] > bar[s]]
+    silent = [s for s in points.index if p.get(s, 1) <= alpha and points.loc[s, "accuracy"] <= bar[s]]
+    sat = compared[compared["saturated"] & ~compared["degenerate"].astype(bool)]
+    return Disagreements(survive, silent, list(zip(sat["estimator"], sat["scheme"])))
+
+
+def rank_gaps(points: pd.DataFrame, estimates: Sequence[str], measures: Sequence[str] = ("ssim_rec", "accuracy")
+              ) -> list[str]:
+    """Per estimate and attack measure, the scheme whose two ranks differ most (1 = leaks most), as text;
+    pairs with fewer than 3 points are skipped."""
+    gaps = []
+    for est in estimates:
+        for col in measures:
+            both = points[[est, col]].dropna()
+            if len(both) < 3:
+                continue
+            by_mi, by_attack = both[est].rank(ascending=False), both[col].rank(ascending=False)
+            worst = (by_mi - by_attack).abs().idxmax()
+            gaps.append(f"{est} MI vs {ATTACK_MEASURES[col]}: {worst} (rank {int(by_mi[worst])} by MI, "
+                        f"{int(by_attack[worst])} by the attack, of {len(both)})")
+    return gaps
+
+
+def shared_k(mi: pd.DataFrame) -> int | None:
+    """The largest ``k >= 1`` that both the MSB-first and the LSB-first order measured (``None``: none)."""
+    ks = {fam: {int(k) for k in mi.loc[mi["family"] == fam, "k"] if k >= 1} for fam in ("msb", "lsb")}
+    return max(ks["msb"] & ks["lsb"], default=None)
+
+
+def _at(frame: pd.DataFrame, scheme: str, column: str) -> float:
+    return float(frame.loc[scheme, column]) if scheme in frame.index else float("nan")
+
+
+def _correlation(corr: pd.DataFrame, x: str, y: str) -> pd.Series | None:
+    r = corr[(corr["x"] == x) & (corr["y"] == y)]
+    return r.iloc[0] if len(r) else None
+
+
+def attack_values(comparison: AttackComparison, compared: pd.DataFrame, mi: pd.DataFrame, measures: pd.DataFrame,
+                  corr: pd.DataFrame, labels: np.ndarray, *, n_boot: int, level: float, seed: int,
+                  margin: float = RECOGNITION_MARGIN) -> dict[str, Any]:
+    """Every number chapter 5's prose quotes, keyed by its glue name.
+
+    ``compared``, ``mi`` and ``measures`` are :func:`compared_summary`, :func:`mi_table` and
+    :func:`seed_means`; ``corr`` the rank correlations of the points (``seleak.attacks.rank_correlations``
+    over the estimates and :data:`ATTACK_MEASURES`); ``labels`` those of the attacked images. The rank
+    correlations with the ``k = 0`` point put back are computed here with ``n_boot``, ``level`` and
+    ``seed``, as ``corr`` was.
+    """
+    from seleak import attacks
+
+    estimators = estimator_labels(compared)
+    points = scheme_points(mi, measures)
+    main = main_estimator(points, estimators)
+    complete = complete_estimators(points, estimators)
+    alpha = comparison.grid.alpha
+    k_hi = shared_k(mi)
+    values: dict[str, Any] = {
+        "acc_plain": _at(measures, "msb:0", "accuracy"), "acc_full": _at(measures, "full", "accuracy"),
+        "chance": _at(measures, "full", "chance"), "acc_msb1": _at(measures, "msb:1", "accuracy"),
+        "ssim_rec_msb1": _at(measures, "msb:1", "ssim_rec"), "ssim_mid_msb1": _at(measures, "msb:1", "ssim_mid"),
+        "psnr_rec_msb1": _at(measures, "msb:1", "psnr_rec"), "psnr_mid_msb1": _at(measures, "msb:1", "psnr_mid"),
+        "ssim_rec_msb2": _at(measures, "msb:2", "ssim_rec"), "label_plain": _at(measures, "msb:0", "label_mi_nats"),
+        "label_entropy": float(attacks.label_entropy(labels)),
+    }
+    if k_hi is not None:
+        values["k_hi"] = k_hi
+        for fam in ("msb", "lsb"):
+            for col in ("accuracy", "psnr_mid", "ssim_mid", "label_mi_nats"):
+                values[f"{col}_{fam}_hi"] = _at(measures, f"{fam}:{k_hi}", col)
+            values[f"pixel_exact_{fam}_hi"] = _at(mi, f"{fam}:{k_hi}", "pixel_exact")
+
+    # the rank correlations, per estimate and measure, and again under "main" for the quoted estimator
+    values["main_est"] = main
+    values["main_n"] = int(points[main].notna().sum())
+    mi_cols = estimators + PIXEL_COLUMNS
+    for y in ATTACK_MEASURES:
+        for x in mi_cols:
+            r = _correlation(corr, x, y)
+            if r is None:
+                continue
+            for name in ([x, "main"] if x == main else [x]):
+                for part in ("rho", "low", "high"):
+                    values[f"rho_{name}_{y}_{part}"] = float(r[part])
+                values[f"rho_{name}_{y}_n"] = int(r["n"])
+    # the k = 0 point put back in: it is the best attack result and the largest (or infinite) MI at once
+    corr_k0 = attacks.rank_correlations(scheme_points(mi, measures, degenerate=True), [main],
+                                        ["accuracy", "ssim_rec"], n_boot=n_boot, level=level, seed=seed)
+    for y in ("accuracy", "ssim_rec"):
+        r = _correlation(corr_k0, main, y)
+        values[f"k0_rho_{y}"] = float(r["rho"])
+        values[f"k0_low_{y}"] = float(r["low"])
+    # how many attack measures each estimate predicts with an interval that excludes 0
+    excl = corr.assign(excl=(corr["low"] > 0) | (corr["high"] < 0)).groupby("x")["excl"].sum()
+    for x in mi_cols:
+        values[f"excl_{x}"] = int(excl.get(x, 0))
+    values["excl_main"] = int(excl.get(main, 0))
+    values["n_measures"] = len(ATTACK_MEASURES)
+    few = [e for e in estimators if e not in complete]
+    values["few_est"] = ", ".join(few) or "none"
+    values["few_n"] = int(points[few].notna().sum().min()) if few else 0
+    live = mi[~mi["degenerate"].astype(bool)]
+    big = live[estimators].max()
+    values["max_est"] = str(big.idxmax())
+    values["max_mi"] = float(big.max())
+    values["max_scheme"] = str(live[big.idxmax()].idxmax())
+
+    # where the estimate and the attacks disagree
+    d = disagreements(points, compared, main, alpha=alpha, margin=margin)
+
+    def reconstruction(s: str) -> str:
+        v = points.loc[s, "ssim_rec"]
+        return f"reconstruction SSIM {v:.2f}" if np.isfinite(v) else "no pixel attack"
+
+    values["survive"] = ", ".join(d.survive) or "none of the schemes here"
+    values["silent"] = (", ".join(f"{s} (accuracy {points.loc[s, 'accuracy']:.2f}, {reconstruction(s)})"
+                                  for s in d.silent) or "none of the schemes here")
+    values["alpha"] = alpha
+    values["margin"] = margin
+    values["saturated"] = ", ".join(f"{e} at {s}" for e, s in d.saturated) or "no estimate"
+    if k_hi is not None:
+        values["main_msb_hi"] = _at(mi, f"msb:{k_hi}", main)
+        values["main_lsb_hi"] = _at(mi, f"lsb:{k_hi}", main)
+    values["discord"] = "; ".join(rank_gaps(points, complete + ["pixel_exact"]))
+    return values

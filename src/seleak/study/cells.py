@@ -1,0 +1,415 @@
+"""Cells of the study and their cache.
+
+A *cell* is one data set × embedder × scheme × seed of a grid. :func:`compute_cell` loads its images,
+encrypts them under the key of its seed (:func:`study_key`), embeds both sides and measures the leakage
+with :func:`seleak.leakage.measure_leakage` for every estimator, plus the pixel-level view. Every
+(cell, estimator) row is cached under ``OUT/cells/`` by a content hash of everything it depends on and
+written atomically; each cache file carries the hash of the settings it was computed for and is
+validated when read, so a damaged or mismatched file is recomputed, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from seleak._io import atomic_write_text, hash_config
+from seleak._validation import is_int
+from seleak.study.config import EstimatorSpec, Grid, StudyConfig
+
+# Bump when a change to the computation changes cached numbers.
+CACHE_VERSION = "cell-v4"  # v4: entries carry their key hash; derived columns not cached
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One data set × embedder × scheme × seed of a grid, with the estimators to run on it."""
+
+    grid: Grid
+    dataset: str
+    dataset_opts: tuple[tuple[str, Any], ...]
+    embedding: str
+    scheme: str
+    seed: int
+    cache: str  # folder of the per-(cell, estimator) result files
+
+    def base_key(self) -> dict[str, Any]:
+        g = self.grid
+        return {
+            "version": CACHE_VERSION, "dataset": self.dataset, "dataset_opts": self.dataset_opts, "n": g.n,
+            "data_seed": g.data_seed, "embedding": self.embedding, "embedding_seed": g.embedding_seed,
+            "scheme": self.scheme, "seed": self.seed, "device": g.device, "threads": g.threads_per_cell,
+        }
+
+    def estimator_config(self, spec: EstimatorSpec) -> dict[str, Any]:
+        """Every setting the cached row of ``spec`` depends on.
+
+        Not in it, on purpose: ``alpha`` (``significant`` is derived from the cached p-value when the
+        table is made), the estimator's label (applied when the table is made, so two labels with one
+        setting share a row), ``embed_batch_size`` (the embedding cache treats embeddings as independent
+        of it), ``pixel_metrics``, ``workers`` and ``scheduler`` (they change what runs where, not a value).
+        """
+        g = self.grid
+        return {**self.base_key(), "estimator": spec.name, "settings": dict(spec.settings),
+                "permutations": g.permutations, "bootstrap": g.bootstrap, "level": g.level,
+                "neural_seeds": g.neural_seeds}
+
+    def estimator_hash(self, spec: EstimatorSpec) -> str:
+        return hash_config(self.estimator_config(spec))
+
+    def estimator_key(self, spec: EstimatorSpec) -> str:
+        return self.estimator_hash(spec)[:24]
+
+    def estimator_path(self, spec: EstimatorSpec) -> Path:
+        return Path(self.cache) / f"{self.estimator_key(spec)}.json"
+
+    def pixel_config(self) -> dict[str, Any]:
+        return {k: v for k, v in self.base_key().items() if k not in ("embedding", "embedding_seed", "threads")}
+
+    def pixel_key(self) -> str:
+        return "pixel-" + hash_config(self.pixel_config())[:24]
+
+    def pixel_path(self) -> Path:
+        return Path(self.cache) / f"{self.pixel_key()}.json"
+
+    def read_cache(self) -> "CachedCell":
+        """This cell's cached rows, each validated (see :func:`_read_entry`)."""
+        problems: list[str] = []
+        rows: dict[str, dict[str, Any] | None] = {}
+        for spec in self.grid.estimators:
+            path = self.estimator_path(spec)
+            row, problem = _read_entry(path, self.estimator_hash(spec), partial(_check_estimator_row, spec))
+            rows[spec.label] = row
+            if problem:
+                problems.append(f"study: cache file {path} {problem}; recomputing it")
+        pixel: dict[str, Any] | None = {}
+        if self.grid.pixel_metrics:
+            path = self.pixel_path()
+            pixel, problem = _read_entry(path, hash_config(self.pixel_config()), _check_pixel_row)
+            if problem:
+                problems.append(f"study: cache file {path} {problem}; recomputing it")
+        return CachedCell(rows, pixel, problems)
+
+    def missing(self) -> list[EstimatorSpec]:
+        """The estimators whose cached row is missing or does not pass validation."""
+        cached = self.read_cache()
+        return [e for e in self.grid.estimators if cached.rows[e.label] is None]
+
+
+@dataclass
+class CachedCell:
+    """What the cache holds for one cell: a validated row per estimator label (``None``: recompute), the
+    pixel-level row (``None``: recompute; ``{}`` when pixel metrics are off) and what was wrong."""
+
+    rows: dict[str, dict[str, Any] | None]
+    pixel: dict[str, Any] | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.pixel is not None and all(r is not None for r in self.rows.values())
+
+
+def study_cells(config: StudyConfig, out: str | os.PathLike[str]) -> list[Cell]:
+    """Every cell of the study, in a fixed order; their cache is ``OUT/cells``."""
+    cache = str(Path(out) / "cells")
+    result = []
+    for g in config.grids:
+        for ds, opts in g.datasets:
+            for emb in g.embeddings:
+                for scheme in g.schemes:
+                    for seed in g.seeds:
+                        result.append(Cell(g, ds, opts, emb, scheme, seed, cache))
+    return result
+
+
+def study_key(seed: int, nbytes: int = 16) -> bytes:
+    """The AES key of a study seed. Reproducible by design: for measuring leakage, never for secrecy."""
+    return hashlib.sha256(f"seleak-study-key:{seed}".encode()).digest()[:nbytes]
+
+
+@lru_cache(maxsize=8)
+def _dataset(name: str, opts: tuple[tuple[str, Any], ...], n: int, seed: int):
+    from seleak.data import load_dataset
+
+    return load_dataset(name, n=n, seed=seed, **dict(opts))
+
+
+def grid_dataset(grid: Grid, name: str | None = None):
+    """The images a block measures: data set ``name`` (default: its first), sampled as its cells sample it.
+
+    Chapters use it to show and attack the very images whose leakage the study measured.
+    """
+    sets = dict(grid.datasets)
+    name = grid.datasets[0][0] if name is None else name
+    if name not in sets:
+        raise ValueError(f"block {grid.block!r} measures no data set {name!r}; it measures {sorted(sets)}")
+    return _dataset(name, sets[name], grid.n, grid.data_seed)
+
+
+@lru_cache(maxsize=8)
+def _embedder(spec: str, seed: int, device: str):
+    from seleak.embedding import get_embedder
+
+    return get_embedder(spec, seed=seed, device=device)
+
+
+def prepare_embedders(grids: Iterable[Grid]) -> None:
+    """Train/load every embedder once, in this process, before cells fan out (their caches are shared)."""
+    for g in grids:
+        for emb in g.embeddings:
+            _embedder(emb, g.embedding_seed, g.device)
+
+
+@lru_cache(maxsize=256)
+def _parse_scheme(spec: str) -> Any:
+    from seleak.encryption import parse_scheme
+
+    return parse_scheme(spec)
+
+
+def _family_and_k(scheme: Any) -> tuple[str, float]:
+    spec = scheme.spec
+    family = spec.split(":", 1)[0]
+    amount = getattr(scheme, "amount", None)
+    return family, float(amount) if amount is not None else float("nan")
+
+
+def _pixel_view(plain: np.ndarray, cipher: np.ndarray, scheme: Any) -> dict[str, Any]:
+    """Pixel-level MI (plug-in with Miller–Madow correction, and exact where it has a closed form) and
+    the classic SE metrics of the encrypted images."""
+    from seleak import metrics
+
+    classic = metrics.classic_metrics(plain, cipher)
+    row: dict[str, Any] = {}
+    for out, key in (("pixel_mi_bits", "mi_plugin_mm_bits"), ("entropy_bits", "entropy_cipher"),
+                     ("corr_h", "corr_h_cipher"), ("npcr", "npcr"), ("uaci", "uaci"), ("psnr_db", "psnr"),
+                     ("ssim", "ssim")):
+        row[out] = float(classic[key])
+    try:
+        row["pixel_mi_exact_bits"] = float(metrics.pixel_mi_exact(plain, scheme))
+    except (TypeError, ValueError, NotImplementedError):
+        row["pixel_mi_exact_bits"] = float("nan")  # defined for bit-plane schemes only
+    return row
+
+
+def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarray,
+                  degenerate: bool = False) -> dict[str, Any]:
+    from seleak.estimators import EstimatorDivergedError
+    from seleak.leakage import measure_leakage
+
+    g = cell.grid
+    settings = dict(spec.settings)
+    pca_dim = settings.pop("pca_dim", None)
+    t0 = time.perf_counter()
+    try:
+        r = measure_leakage(zx, zy, spec.name, settings, pca_dim=pca_dim, permutations=g.permutations,
+                            n_boot=g.bootstrap, neural_seeds=g.neural_seeds, level=g.level, seed=cell.seed,
+                            device=g.device)
+    except (ValueError, EstimatorDivergedError) as err:
+        if not degenerate:
+            raise
+        # f(X) = f(SE(X)): the true MI is infinite; estimators that need a non-singular joint refuse it
+        return {
+            "estimator_name": spec.name, "mi_nats": math.inf,
+            "ci_low": math.inf, "ci_high": math.inf, "p_value": 1.0 / (g.permutations + 1), "bound_nats": math.inf,
+            "settings": json.dumps({**settings, "pca_dim": pca_dim} if pca_dim else settings, sort_keys=True,
+                                   default=str),
+            "flags": f"degenerate: f(X) = f(SE(X)), I is infinite ({err})", "wall_s": time.perf_counter() - t0,
+        }
+    return {
+        "estimator_name": spec.name, "mi_nats": r.nats,
+        "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value, "bound_nats": r.ceiling,
+        "settings": json.dumps(dict(r.settings), sort_keys=True, default=str),
+        "flags": "; ".join(r.flags), "wall_s": r.wall_s,
+    }
+
+
+def compute_cell(cell: Cell) -> list[dict[str, Any]]:
+    """Compute (or read from the cache) every row of one cell; write each new row atomically.
+
+    A cached row is used only when it passes validation (:meth:`Cell.read_cache`); anything else is
+    recomputed and written over it. The warnings naming damaged files come from :func:`run_study`,
+    which reads the cache first in the main process.
+    """
+    import torch
+
+    from seleak.encryption import encrypt
+
+    g = cell.grid
+    read = cell.read_cache()
+    cached = dict(read.rows)
+    todo = [e for e in g.estimators if cached[e.label] is None]
+    pixel = read.pixel
+    scheme = _parse_scheme(cell.scheme)
+    if todo or pixel is None:
+        from threadpoolctl import threadpool_limits
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(g.threads_per_cell)
+        # BLAS threads beyond the cores spin against each other: a 300x128 SVD took 2.4 s, not 10 ms
+        limits = threadpool_limits(g.threads_per_cell)
+        try:
+            ds = _dataset(cell.dataset, cell.dataset_opts, g.n, g.data_seed)
+            ct = encrypt(ds.images, study_key(cell.seed), scheme, seed=cell.seed)
+            if pixel is None:
+                pixel = _pixel_view(ds.images, ct.images, scheme)
+                _write_entry(cell.pixel_path(), cell.pixel_config(), pixel)
+            if todo:
+                emb = _embedder(cell.embedding, g.embedding_seed, g.device)
+                zx = emb.embed(ds.images, batch_size=g.embed_batch_size, progress=False)
+                zy = emb.embed(ct.images, batch_size=g.embed_batch_size, progress=False)
+                degenerate = bool(np.array_equal(zx, zy))
+                for spec in todo:
+                    row = {k: v for k, v in _estimate_row(cell, spec, zx, zy, degenerate).items()
+                           if k not in _DERIVED}
+                    row["degenerate"] = degenerate
+                    problem = _check_estimator_row(spec, row)
+                    if problem:  # a bug, not a cache problem: never write a row that would fail on read
+                        raise RuntimeError(f"study: the row computed for {spec.label!r} in {cell.dataset}/"
+                                           f"{cell.embedding}/{cell.scheme}/seed {cell.seed} {problem}")
+                    _write_entry(cell.estimator_path(spec), cell.estimator_config(spec), row)
+                    cached[spec.label] = row
+        finally:
+            torch.set_num_threads(threads)
+            limits.restore_original_limits()
+    return table_rows(cell, cached, pixel)
+
+
+def table_rows(cell: Cell, cached: Mapping[str, Mapping[str, Any] | None],
+               pixel: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The table's rows of one cell from its cached values, with the derived columns computed here
+    (``significant`` at this grid's ``alpha``, ``mi_bits``, the estimator's label) so that no derived
+    value can go stale in the cache."""
+    from seleak.stats import significant
+
+    g = cell.grid
+    family, k = _family_and_k(_parse_scheme(cell.scheme))
+    rows = []
+    for spec in g.estimators:
+        row = dict(cached[spec.label] or {})
+        row.update(pixel or {})
+        row.update({
+            "block": g.block, "dataset": cell.dataset, "embedding": cell.embedding, "scheme": cell.scheme,
+            "family": family, "k": k, "estimator": spec.label, "seed": cell.seed, "n": g.n,
+            "mi_bits": row["mi_nats"] / math.log(2),
+            # f(X) = f(SE(X)) (degenerate) is infinite MI: significant whatever the p-value's floor
+            "significant": bool(row["degenerate"]) or significant(row["p_value"], g.alpha),
+            "cell_key": cell.estimator_key(spec),
+        })
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# cache entries: {"format", "key" (hash of the config), "config", "row"}, validated on every read
+# --------------------------------------------------------------------------------------------------
+
+#: Columns computed when the table is made, never cached (they depend on settings outside the key).
+_DERIVED = ("estimator", "mi_bits", "significant")
+
+_PIXEL_FINITE = ("pixel_mi_bits", "entropy_bits", "npcr", "uaci")
+# undefined in corner cases (a constant image has no correlation; exact MI only for bit-plane schemes)
+_PIXEL_MAY_BE_NAN = ("corr_h", "ssim", "pixel_mi_exact_bits")
+
+
+def _read_entry(path: Path, key_hash: str, check: Callable[[Mapping[str, Any]], str | None]
+                ) -> tuple[dict[str, Any] | None, str | None]:
+    """The validated row of a cache file, or ``(None, why)``; ``(None, None)`` when it does not exist.
+
+    The file must be a JSON object of this cache format whose ``key`` is the hash of the settings it is
+    read for (so a file copied or renamed from another setting is refused) and whose row has every
+    column with the right type and range (``check``). A forged file with the right format, hash and
+    plausible numbers cannot be told apart from a real one; anything else can.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError) as err:
+        return None, f"cannot be read ({err})"
+    try:
+        obj = json.loads(text)
+    except ValueError as err:
+        return None, f"is not valid JSON ({err})"
+    if not isinstance(obj, dict) or not isinstance(obj.get("row"), dict):
+        return None, "is not a study cache entry (expected a JSON object with 'format', 'key' and 'row')"
+    if obj.get("format") != CACHE_VERSION:
+        return None, f"has cache format {obj.get('format')!r}, not {CACHE_VERSION!r}"
+    if obj.get("key") != key_hash:
+        return None, (f"was computed for other settings (its key {str(obj.get('key'))[:24]!r} is not "
+                      f"{key_hash[:24]!r})")
+    problem = check(obj["row"])
+    if problem:
+        return None, problem
+    return obj["row"], None
+
+
+def _write_entry(path: Path, config: Mapping[str, Any], row: Mapping[str, Any]) -> None:
+    entry = {"format": CACHE_VERSION, "key": hash_config(config),
+             "config": json.loads(json.dumps(config, default=str)), "row": dict(row)}
+    atomic_write_text(path, json.dumps(entry, sort_keys=True, default=_json_default))
+
+
+def _number(row: Mapping[str, Any], key: str) -> float | None:
+    v = row.get(key)
+    return float(v) if is_int(v) or isinstance(v, float) else None
+
+
+def _check_estimator_row(spec: EstimatorSpec, row: Mapping[str, Any]) -> str | None:
+    """Why ``row`` is not a valid cached estimate of ``spec`` (``None``: it is)."""
+    for key in ("estimator_name", "settings", "flags"):
+        if not isinstance(row.get(key), str):
+            return f"has no text column {key!r}"
+    if row["estimator_name"] != spec.name:
+        return f"holds estimator {row['estimator_name']!r}, not {spec.name!r}"
+    if not isinstance(row.get("degenerate"), bool):
+        return "has no true/false column 'degenerate'"
+    values = {}
+    for key in ("mi_nats", "ci_low", "ci_high", "p_value", "bound_nats", "wall_s"):
+        values[key] = _number(row, key)
+        if values[key] is None or math.isnan(values[key]):
+            return f"has no number in column {key!r} (got {row.get(key)!r})"
+    # only f(X) = f(SE(X)) has an infinite estimate; the saturation bound is infinite for some estimators
+    for key in ("mi_nats", "ci_low", "ci_high"):
+        if not math.isfinite(values[key]) and not (row["degenerate"] and values[key] == math.inf):
+            return f"has a non-finite {key!r} ({values[key]!r}) for a non-degenerate cell"
+    if not 0.0 < values["p_value"] <= 1.0:
+        return f"has p_value {values['p_value']!r} outside (0, 1]"
+    if values["ci_low"] > values["ci_high"]:
+        return f"has ci_low {values['ci_low']!r} > ci_high {values['ci_high']!r}"
+    if not values["bound_nats"] > 0:
+        return f"has bound_nats {values['bound_nats']!r} (must be > 0)"
+    if not (math.isfinite(values["wall_s"]) and values["wall_s"] >= 0):
+        return f"has wall_s {values['wall_s']!r} (must be a finite number >= 0)"
+    return None
+
+
+def _check_pixel_row(row: Mapping[str, Any]) -> str | None:
+    """Why ``row`` is not a valid cached pixel-level row (``None``: it is)."""
+    for key in (*_PIXEL_FINITE, *_PIXEL_MAY_BE_NAN, "psnr_db"):
+        v = _number(row, key)
+        if v is None:
+            return f"has no number in column {key!r} (got {row.get(key)!r})"
+        if key in _PIXEL_FINITE and not math.isfinite(v):
+            return f"has a non-finite {key!r} ({v!r})"
+        if key == "psnr_db" and (math.isnan(v) or v == -math.inf):  # +inf: identical images
+            return f"has psnr_db {v!r}"
+    return None
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer, np.bool_)):
+        return o.item()
+    return str(o)
+
+
