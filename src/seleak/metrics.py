@@ -21,6 +21,7 @@ import numpy as np
 from scipy.stats import norm
 
 from seleak.encryption import BitPlanes, Full, Scheme, _as_scheme, _check_images
+from seleak.estimators.plugin import entropy_nats
 
 __all__ = [
     "NPCR_IDEAL",
@@ -75,20 +76,13 @@ def _scale(unit: Unit) -> float:
     raise ValueError(f"unit must be 'bits' or 'nats'; got {unit!r}")
 
 
-def _entropy_counts(counts: np.ndarray) -> float:
-    """Shannon entropy in nats of a histogram."""
-    c = counts[counts > 0].astype(np.float64)
-    p = c / c.sum()
-    return max(0.0, float(-(p * np.log(p)).sum()))  # max: no -0.0 for a constant
-
-
 def entropy(image: np.ndarray, unit: Unit = "bits") -> float:
     """Shannon entropy of the histogram of the pixel values (all channels pooled); 8 bits at most.
 
     Works on any uint8 array (one image or a batch pooled together).
     """
     image = _check_uint8(image, "image", ndims=tuple(range(1, 6)))
-    return _entropy_counts(np.bincount(image.reshape(-1), minlength=256)) * _scale(unit)
+    return entropy_nats(np.bincount(image.reshape(-1), minlength=256)) * _scale(unit)
 
 
 _DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1)}
@@ -234,7 +228,7 @@ def pixel_mi_plugin(
     joint = np.bincount(x * levels + y, minlength=levels * levels)
     px = np.bincount(x, minlength=levels)
     py = np.bincount(y, minlength=levels)
-    mi = _entropy_counts(px) + _entropy_counts(py) - _entropy_counts(joint)
+    mi = entropy_nats(px) + entropy_nats(py) - entropy_nats(joint)
     if correction == "miller-madow":
         k_xy, k_x, k_y = (int(np.count_nonzero(h)) for h in (joint, px, py))
         mi -= (k_xy - k_x - k_y + 1) / (2.0 * x.size)
