@@ -27,6 +27,7 @@ __all__ = [
     "UACI_IDEAL",
     "NPCRUACI",
     "entropy",
+    "entropy_nats",
     "adjacent_correlation",
     "npcr_uaci",
     "npcr_uaci_critical",
@@ -45,6 +46,23 @@ NPCR_IDEAL = 100.0 * _F / (_F + 1)
 UACI_IDEAL = 100.0 * (_F + 2) / (3 * _F + 3)
 """Expected UACI (%) of two independent uniform 8-bit images: 33.4635..."""
 
+
+def entropy_nats(counts: np.ndarray, correction: str | None = None) -> float:
+    """Plug-in Shannon entropy (nats) of a histogram ``counts`` (empty cells are ignored).
+
+    ``correction="miller-madow"`` adds ``(m - 1) / (2N)``, ``m`` the number of occupied cells. This
+    is the one plug-in entropy of the package (the plug-in estimator and the pixel metrics use it).
+    """
+    if correction not in (None, "miller-madow"):
+        raise ValueError(f"correction must be None or 'miller-madow', got {correction!r}")
+    c = np.asarray(counts)
+    c = c[c > 0]
+    n = c.sum()
+    p = c / n
+    h = max(0.0, float(-(p * np.log(p)).sum()))  # max: 0.0, not -0.0, for a single occupied cell
+    if correction == "miller-madow":
+        h += (c.size - 1) / (2.0 * n)
+    return h
 
 def _check_uint8(a: Any, name: str, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
     if not isinstance(a, np.ndarray):
@@ -75,20 +93,13 @@ def _scale(unit: Unit) -> float:
     raise ValueError(f"unit must be 'bits' or 'nats'; got {unit!r}")
 
 
-def _entropy_counts(counts: np.ndarray) -> float:
-    """Shannon entropy in nats of a histogram."""
-    c = counts[counts > 0].astype(np.float64)
-    p = c / c.sum()
-    return max(0.0, float(-(p * np.log(p)).sum()))  # max: no -0.0 for a constant
-
-
 def entropy(image: np.ndarray, unit: Unit = "bits") -> float:
     """Shannon entropy of the histogram of the pixel values (all channels pooled); 8 bits at most.
 
     Works on any uint8 array (one image or a batch pooled together).
     """
     image = _check_uint8(image, "image", ndims=tuple(range(1, 6)))
-    return _entropy_counts(np.bincount(image.reshape(-1), minlength=256)) * _scale(unit)
+    return entropy_nats(np.bincount(image.reshape(-1), minlength=256)) * _scale(unit)
 
 
 _DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1)}
@@ -234,7 +245,7 @@ def pixel_mi_plugin(
     joint = np.bincount(x * levels + y, minlength=levels * levels)
     px = np.bincount(x, minlength=levels)
     py = np.bincount(y, minlength=levels)
-    mi = _entropy_counts(px) + _entropy_counts(py) - _entropy_counts(joint)
+    mi = entropy_nats(px) + entropy_nats(py) - entropy_nats(joint)
     if correction == "miller-madow":
         k_xy, k_x, k_y = (int(np.count_nonzero(h)) for h in (joint, px, py))
         mi -= (k_xy - k_x - k_y + 1) / (2.0 * x.size)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from scipy import stats as _sps
 
-from .estimators import NeuralEstimator, check_pair
+from .estimators import check_pair
 from .estimators.base import Estimator, MIEstimate
 
 if TYPE_CHECKING:  # pandas is imported where used
@@ -150,11 +150,10 @@ def permutation_test(
     seed = _check_seed(seed)
     if method not in ("auto", "re-estimate", "fixed-critic"):
         raise ValueError(f"method must be 'auto', 're-estimate' or 'fixed-critic', got {method!r}")
-    neural = isinstance(est, NeuralEstimator)
-    if method == "fixed-critic" and not neural:
+    if method == "fixed-critic" and not est.fixed_critic_null:
         raise ValueError(f"method='fixed-critic' needs a neural estimator, not {est.name!r}")
     if method == "auto":
-        method = "fixed-critic" if neural else "re-estimate"
+        method = "fixed-critic" if est.fixed_critic_null else "re-estimate"
     if method == "fixed-critic":
         obs = est.estimate_many([(x, y)], n_permutations=int(n_permutations), permutation_seed=seed)[0]  # type: ignore[attr-defined]
         assert obs.null is not None
@@ -217,7 +216,7 @@ def bootstrap_interval(
     ``estimate``: the full-sample estimate if already computed (e.g. ``permutation_test(...).estimate``).
     """
     _check_estimator(est, "bootstrap_interval")
-    if isinstance(est, NeuralEstimator):
+    if est.neural:
         raise TypeError("bootstrap_interval is for non-neural estimators; use seed_interval (or interval)")
     n_boot = _check_count("n_boot", n_boot, 2)
     level = _check_level(level)
@@ -283,7 +282,7 @@ def seed_interval(
     It measures the optimisation-and-split variability of the procedure on this sample, not the
     sampling variability of the data.
     """
-    if not isinstance(est, NeuralEstimator):
+    if not _check_estimator(est, "seed_interval").neural:
         raise TypeError("seed_interval is for neural estimators; use bootstrap_interval (or interval)")
     level = _check_level(level)
     seeds = _check_seeds(seeds, "seed_interval")
@@ -310,7 +309,7 @@ def neural_test(
     its fixed-critic permutation null (as :func:`permutation_test`), all of them give the interval (as
     :func:`seed_interval`). Same numbers as calling the two separately, at the cost of one training.
     """
-    if not isinstance(est, NeuralEstimator):
+    if not _check_estimator(est, "neural_test").neural:
         raise TypeError("neural_test is for neural estimators; use permutation_test and bootstrap_interval")
     n_permutations = _check_count("n_permutations", n_permutations, 1)
     level = _check_level(level)
@@ -348,7 +347,7 @@ def interval(
     counts = {k: _check_count(k, v, 2) for k, v in (("n", n), ("n_boot", n_boot), ("n_seeds", n_seeds))
               if v is not None}
     seed = _check_seed(seed)
-    if isinstance(est, NeuralEstimator):
+    if est.neural:
         k = counts.get("n_seeds", counts.get("n", 5))
         return seed_interval(est, x, y, seeds=range(seed, seed + k), level=level)
     b = counts.get("n_boot", counts.get("n", 200))

@@ -29,6 +29,7 @@ import numpy as np
 
 from seleak.attacks.masks import plane_count, scheme_spec, to_nhwc
 from seleak.encryption import as_scheme, check_images
+from seleak.metrics import entropy_nats
 
 __all__ = ["FEATURES", "RecognitionResult", "label_entropy", "recognition_attack"]
 
@@ -46,9 +47,7 @@ def label_entropy(labels: np.ndarray) -> float:
     lab = np.asarray(labels)
     if lab.ndim != 1 or lab.size == 0 or not np.issubdtype(lab.dtype, np.integer):
         raise ValueError(f"labels must be a non-empty 1-D integer array, got dtype {lab.dtype}, shape {lab.shape}")
-    _, counts = np.unique(lab, return_counts=True)
-    p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum())
+    return entropy_nats(np.unique(lab, return_counts=True)[1])
 
 
 @dataclass(frozen=True)

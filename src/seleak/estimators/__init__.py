@@ -59,8 +59,8 @@ _REGISTRY: dict[str, type[Estimator]] = {
     "smile": SMILE,
 }
 
-#: names of the neural (PyTorch, trained critic) estimators
-NEURAL: tuple[str, ...] = ("mine", "nwj", "infonce", "smile")
+#: names of the neural (PyTorch, trained critic) estimators, as the classes declare themselves
+NEURAL: tuple[str, ...] = tuple(name for name, cls in _REGISTRY.items() if cls.neural)
 
 
 def available_estimators() -> list[str]:

@@ -23,6 +23,8 @@ __all__ = [
     "EstimatorDivergedError",
     "check_pair",
     "project",
+    "int_setting",
+    "choice_setting",
 ]
 
 LN2 = math.log(2.0)
@@ -311,7 +313,7 @@ class Estimator:
 
 # --- small shared validators -------------------------------------------------------------------
 
-def _int_setting(est: str, key: str, value: Any, lo: int, hi: int | None = None) -> int:
+def int_setting(est: str, key: str, value: Any, lo: int, hi: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{est}: {key} must be an integer, got {value!r}")
     if value < lo or (hi is not None and value > hi):
@@ -320,7 +322,7 @@ def _int_setting(est: str, key: str, value: Any, lo: int, hi: int | None = None)
     return int(value)
 
 
-def _choice_setting(est: str, key: str, value: Any, choices: Sequence[Any]) -> Any:
+def choice_setting(est: str, key: str, value: Any, choices: Sequence[Any]) -> Any:
     if value not in choices:
         raise ValueError(f"{est}: {key} must be one of {list(choices)!r}, got {value!r}")
     return value
@@ -329,7 +331,7 @@ def _choice_setting(est: str, key: str, value: Any, choices: Sequence[Any]) -> A
 def _pca_setting(est: str, value: Any) -> int | None:
     if value is None:
         return None
-    return _int_setting(est, "pca_dim", value, 1)
+    return int_setting(est, "pca_dim", value, 1)
 
 
 def _maybe_project(x: np.ndarray, y: np.ndarray, pca_dim: int | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:

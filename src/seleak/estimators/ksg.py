@@ -32,7 +32,7 @@ from scipy.special import digamma
 from scipy.spatial import cKDTree
 from scipy.stats import norm, rankdata
 
-from .base import Estimator, _choice_setting, _int_setting, _maybe_project, _pca_setting, _pow2_exponent, standardize
+from .base import Estimator, _maybe_project, _pca_setting, _pow2_exponent, choice_setting, int_setting, standardize
 
 __all__ = ["KSGEstimator", "ksg_mi", "marginal_transform"]
 
@@ -113,11 +113,11 @@ class KSGEstimator(Estimator):
 
     def _validate_settings(self) -> None:
         s = self._settings
-        _int_setting(self.name, "k", s["k"], 1)
-        _choice_setting(self.name, "transform", s["transform"], ("standardize", "rank", "gauss-rank", "none"))
+        int_setting(self.name, "k", s["k"], 1)
+        choice_setting(self.name, "transform", s["transform"], ("standardize", "rank", "gauss-rank", "none"))
         if not isinstance(s["jitter"], (int, float)) or s["jitter"] < 0:
             raise ValueError(f"ksg: jitter must be a float >= 0, got {s['jitter']!r}")
-        _int_setting(self.name, "seed", s["seed"], 0)
+        int_setting(self.name, "seed", s["seed"], 0)
         _pca_setting(self.name, s["pca_dim"])
         if not isinstance(s["workers"], int) or s["workers"] == 0 or s["workers"] < -1:
             raise ValueError(f"ksg: workers must be a positive int or -1, got {s['workers']!r}")

@@ -23,9 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from .base import Estimator, _choice_setting, _int_setting, _maybe_project, _pca_setting, rescale_columns
+from seleak.metrics import entropy_nats
 
-__all__ = ["PluginEstimator", "discretize", "entropy_from_labels"]
+from .base import Estimator, _maybe_project, _pca_setting, choice_setting, int_setting, rescale_columns
+
+__all__ = ["PluginEstimator", "discretize", "entropy_nats", "entropy_from_labels"]
 
 
 def discretize(a: np.ndarray, bins: int, binning: str = "equal", discrete: str = "auto") -> np.ndarray:
@@ -57,15 +59,8 @@ def discretize(a: np.ndarray, bins: int, binning: str = "equal", discrete: str =
 
 
 def entropy_from_labels(labels: np.ndarray, miller_madow: bool = False) -> float:
-    """Plug-in entropy (nats) of a label vector, optionally Miller–Madow corrected."""
-    counts = np.bincount(labels)
-    counts = counts[counts > 0]
-    n = counts.sum()
-    p = counts / n
-    h = float(-(p * np.log(p)).sum())
-    if miller_madow:
-        h += (counts.size - 1) / (2.0 * n)
-    return h
+    """Plug-in entropy (nats) of a non-negative integer label vector, optionally Miller–Madow corrected."""
+    return entropy_nats(np.bincount(labels), "miller-madow" if miller_madow else None)
 
 
 class PluginEstimator(Estimator):
@@ -89,11 +84,11 @@ class PluginEstimator(Estimator):
 
     def _validate_settings(self) -> None:
         s = self._settings
-        _int_setting(self.name, "bins", s["bins"], 2)
-        _choice_setting(self.name, "binning", s["binning"], ("equal", "quantile"))
-        _choice_setting(self.name, "correction", s["correction"], ("miller-madow", None))
-        _choice_setting(self.name, "discrete", s["discrete"], ("auto", "always", "never"))
-        _int_setting(self.name, "max_dim", s["max_dim"], 1)
+        int_setting(self.name, "bins", s["bins"], 2)
+        choice_setting(self.name, "binning", s["binning"], ("equal", "quantile"))
+        choice_setting(self.name, "correction", s["correction"], ("miller-madow", None))
+        choice_setting(self.name, "discrete", s["discrete"], ("auto", "always", "never"))
+        int_setting(self.name, "max_dim", s["max_dim"], 1)
         _pca_setting(self.name, s["pca_dim"])
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, Any]]:

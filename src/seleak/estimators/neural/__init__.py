@@ -1,0 +1,54 @@
+r"""Neural variational MI estimators: MINE, NWJ, InfoNCE, SMILE (PyTorch).
+
+All four train a *critic* ``T(x, y)`` to maximise a variational lower bound of ``I(X; Y)`` on
+mini-batches of ``B`` pairs. In a batch, ``T(x_i, y_i)`` are samples of the joint ``P`` and
+``T(x_i, y_j), i != j``, of the product of marginals ``Q`` (Poole et al. 2019):
+
+* ``mine`` — Donsker–Varadhan: ``I >= E_P[T] - log E_Q[e^T]`` (Belghazi et al. 2018). The gradient
+  of ``log E_Q[e^T]`` over a mini-batch is biased; MINE replaces the denominator of
+  ``grad E_Q[e^T] / E_Q[e^T]`` by an exponential moving average (rate ``ema``).
+* ``nwj`` — ``I >= E_P[T] - e^{-1} E_Q[e^T]`` (Nguyen, Wainwright & Jordan 2010): unbiased
+  mini-batch gradients, high variance at large MI.
+* ``infonce`` — ``I >= E[ T(x_i, y_i) - log (1/B) sum_j e^{T(x_i, y_j)} ]`` (van den Oord et al.
+  2018): low variance but never above ``log B`` — it saturates at ``log 64 = 4.16`` nats for batch 64.
+* ``smile`` — DV with the negatives' critic clipped to ``[-clip, clip]`` (Song & Ermon 2020):
+  trained with the Jensen–Shannon (f-GAN) objective, reported as the clipped DV value. Clipping
+  bounds the variance of the partition term at the price of a bias that grows as ``clip`` shrinks.
+
+Protocol (what the reported number means). The ``N`` pairs are split once (seeded) into a training
+part, a *monitor* part (``monitor_fraction`` of the training part, used only for early stopping and
+checkpoint choice) and a held-out *test* part (``val_fraction``). The critic is trained with Adam on
+random mini-batches of the training part; the reported estimate is the bound evaluated with the
+chosen critic on the test pairs, in chunks of ``eval_batch_size`` pairs (default ``batch_size``, so
+the bound is the same functional as in training — InfoNCE's ceiling stays ``log batch_size``).
+Inputs are standardised with the training part's mean and standard deviation.
+
+Cheap, valid permutation tests. Because the critic never saw the test pairs (not even for early
+stopping), it is a fixed function given the training data. Under independence the test pairs
+``(x_i, y_i)`` and ``(x_i, y_{pi(i)})`` have the same distribution for any permutation ``pi``, so the
+bound re-evaluated with ``y`` permuted *within the test part* is an exact draw from the null
+distribution of the reported statistic, conditional on the critic. ``estimate_many(...,
+n_permutations=m)`` returns these ``m`` values in ``MIEstimate.null`` at the cost of ``m``
+evaluations instead of ``m`` trainings; ``seleak.stats.permutation_test`` uses it.
+
+Batched training. ``estimate_many(pairs)`` trains one critic per pair inside one batched model
+(weights of shape ``(M, fan_in, fan_out)``, ``torch.baddbmm``). The problems share no parameters and
+Adam is element-wise, so each critic follows the same trajectory as if trained alone with its own
+seed (same split, same initialisation, same mini-batches); only float rounding differs. Pairs may
+differ in ``N`` and in width: narrower inputs are zero-padded and their padded weights start at
+zero and stay there (their gradient is zero).
+
+Divergence is never silent: a problem whose training bound becomes non-finite stops being
+checkpointed, its last good checkpoint is used and the estimate carries a flag; if no finite
+checkpoint exists, :class:`~seleak.estimators.base.EstimatorDivergedError` is raised.
+
+Where things are: ``bounds`` (the bounds and training objectives on score matrices), ``critics``
+(the batched MLPs and the separable/joint critic), ``training`` (splits, the training loop, early
+stopping), ``evaluation`` (held-out chunk evaluation and fixed-critic permutation nulls),
+``estimators`` (the estimator classes).
+"""
+
+from .bounds import bound_value
+from .estimators import MINE, NWJ, SMILE, InfoNCE, NeuralEstimator
+
+__all__ = ["NeuralEstimator", "MINE", "NWJ", "InfoNCE", "SMILE", "bound_value"]

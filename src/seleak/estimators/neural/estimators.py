@@ -1,0 +1,252 @@
+"""The neural estimator classes: their settings, the bound each reports, and one batched call."""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..base import Estimator, EstimatorDivergedError, MIEstimate, check_pair, choice_setting, int_setting
+from .bounds import bound_value, mine_objective, smile_objective
+from .evaluation import evaluate_bound, permutation_nulls
+from .training import Split, TrainedCritics, split_pairs, train_critics
+
+__all__ = ["NeuralEstimator", "MINE", "NWJ", "InfoNCE", "SMILE"]
+
+
+class NeuralEstimator(Estimator):
+    """Common machinery of ``mine``, ``nwj``, ``infonce`` and ``smile`` (see :mod:`seleak.estimators.neural`).
+
+    A subclass sets ``name``, which also selects the bound (:func:`~.bounds.bound_value`), and
+    overrides ``_objective`` when it trains on something other than the bound it reports.
+    """
+
+    fixed_critic_null = True
+    neural = True
+    min_n = 20
+    defaults: dict[str, Any] = {
+        "steps": 2000,  # Adam steps
+        "batch_size": 64,  # pairs per mini-batch (B)
+        "lr": 5e-4,  # Adam learning rate
+        "seed": 0,  # split, initialisation and mini-batches
+        "device": "cpu",  # "cpu" or "cuda" (never required)
+        "critic": "separable",  # "separable" f(x)·g(y), or "joint" h([x, y])
+        "hidden": (256, 256),  # hidden layer widths of each MLP
+        "embed_dim": 32,  # separable critic: width of f(x) and g(y)
+        "val_fraction": 0.25,  # held-out test pairs: the estimate and permutation nulls are computed there
+        "monitor_fraction": 0.1,  # of the remaining pairs, watched for early stopping
+        "early_stopping": True,  # keep the best checkpoint on the monitor pairs; stop after `patience`
+        "patience": 20,  # evaluations without improvement before a critic stops being checkpointed
+        "eval_every": None,  # steps between monitor evaluations (None: max(10, steps // 50))
+        "eval_batch_size": None,  # chunk size of held-out evaluation (None: batch_size)
+        "progress": False,  # tqdm progress bar
+        "threads": 1,  # CPU threads for torch during the call (None: leave torch's setting)
+    }
+
+    def _validate_settings(self) -> None:
+        s = self._settings
+        int_setting(self.name, "steps", s["steps"], 1)
+        int_setting(self.name, "batch_size", s["batch_size"], 2)
+        int_setting(self.name, "seed", s["seed"], 0)
+        if not isinstance(s["lr"], (int, float)) or isinstance(s["lr"], bool) or not s["lr"] > 0:
+            raise ValueError(f"{self.name}: lr must be a positive float, got {s['lr']!r}")
+        dev = s["device"]
+        if not isinstance(dev, str) or not (dev == "cpu" or dev.startswith("cuda")):
+            raise ValueError(f"{self.name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {dev!r}")
+        choice_setting(self.name, "critic", s["critic"], ("separable", "joint"))
+        s["hidden"] = self._hidden_widths(s["hidden"])
+        int_setting(self.name, "embed_dim", s["embed_dim"], 1)
+        for key, hi in (("val_fraction", 0.9), ("monitor_fraction", 0.9)):
+            v = s[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= hi:
+                raise ValueError(f"{self.name}: {key} must be in (0, {hi}], got {v!r}")
+        if not isinstance(s["early_stopping"], bool):
+            raise TypeError(f"{self.name}: early_stopping must be True or False, got {s['early_stopping']!r}")
+        int_setting(self.name, "patience", s["patience"], 1)
+        for key, lo in (("eval_every", 1), ("eval_batch_size", 2), ("threads", 1)):
+            if s[key] is not None:
+                int_setting(self.name, key, s[key], lo)
+        if not isinstance(s["progress"], bool):
+            raise TypeError(f"{self.name}: progress must be True or False, got {s['progress']!r}")
+
+    def _hidden_widths(self, hid: Any) -> tuple[int, ...]:
+        if isinstance(hid, (int, np.integer)):
+            hid = (int(hid),)
+        if not isinstance(hid, (tuple, list)) or not all(isinstance(h, (int, np.integer)) and h >= 1 for h in hid):
+            raise ValueError(f"{self.name}: hidden must be a tuple of positive ints, got {self._settings['hidden']!r}")
+        return tuple(int(h) for h in hid)
+
+    @property
+    def _eval_batch(self) -> int:
+        """Pairs per held-out chunk: each chunk's bound is the training functional at that size."""
+        return int(self._settings["eval_batch_size"] or self._settings["batch_size"])
+
+    def _value(self, s: Tensor) -> Tensor:
+        """The reported bound per problem on scores (M, ..., B, B)."""
+        return bound_value(self.name, s)
+
+    def _objective(self, s: Tensor, state: dict[str, Tensor]) -> Tensor:
+        """The training objective per problem (M,), to be maximised; ``state`` persists across steps."""
+        return self._value(s)
+
+    # ---------------------------------------------------------------------------------------------
+    def estimate(self, x: Any, y: Any) -> MIEstimate:
+        """Train a critic on part of the pairs and report the bound on the held-out part."""
+        return self.estimate_many([(x, y)])[0]
+
+    def estimate_many(
+        self,
+        pairs: Sequence[tuple[Any, Any]],
+        *,
+        seeds: Sequence[int] | None = None,
+        n_permutations: int = 0,
+        permutation_seed: int = 0,
+    ) -> list[MIEstimate]:
+        """Estimate MI for several ``(x, y)`` pairs with one critic each, trained together.
+
+        ``seeds`` gives each problem its own seed (default: the ``seed`` setting for all), so
+        ``estimate_many([(x, y)] * 5, seeds=range(5))`` is a seed-repeat study in one training.
+        With ``n_permutations > 0`` every result carries ``null``: the bound of its fixed trained
+        critic on its test pairs with ``y`` permuted (see :mod:`seleak.estimators.neural` for why that
+        is a valid permutation null). Results are in the order of ``pairs``.
+        """
+        t0 = time.perf_counter()
+        seeds, device = self._check_call(pairs, seeds, n_permutations)
+        data = [check_pair(x, y, min_n=self.min_n, name=self.name) for x, y in pairs]
+        with self._torch_threads():
+            splits = [self._split(xa, ya, seed) for (xa, ya), seed in zip(data, seeds)]
+            run = train_critics(splits, seeds, self._settings, self._objective, self._value, self._eval_batch,
+                                device, self.name)
+            test_x, test_y = zip(*(sp.pairs(sp.test) for sp in splits))
+            values = evaluate_bound(run.critic, self._value, test_x, test_y, self._eval_batch, device)
+            nulls: list[np.ndarray | None] = [None] * len(splits)
+            if n_permutations:
+                null_vals = permutation_nulls(run.critic, self._value, test_x, test_y, self._eval_batch, device,
+                                              n_permutations, permutation_seed)
+                if not np.isfinite(null_vals).all():
+                    raise EstimatorDivergedError(f"{self.name}: non-finite bound under permutation")
+                nulls = list(null_vals)
+        elapsed = (time.perf_counter() - t0) / len(splits)
+        return [self._result(p, xa.shape[0], splits[p], run, values[p], nulls[p], seeds[p], elapsed)
+                for p, (xa, _) in enumerate(data)]
+
+    def _check_call(self, pairs: Sequence[Any], seeds: Sequence[int] | None,
+                    n_permutations: Any) -> tuple[list[int], torch.device]:
+        """The problems' seeds and the device, after checking ``estimate_many``'s arguments."""
+        if len(pairs) == 0:
+            raise ValueError(f"{self.name}: estimate_many needs at least one (x, y) pair")
+        seeds = [self._settings["seed"]] * len(pairs) if seeds is None else [int(v) for v in seeds]
+        if len(seeds) != len(pairs):
+            raise ValueError(f"{self.name}: {len(seeds)} seeds for {len(pairs)} pairs")
+        if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 0:
+            raise ValueError(f"{self.name}: n_permutations must be an int >= 0, got {n_permutations!r}")
+        device = torch.device(self._settings["device"])
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"{self.name}: device='cuda' asked but no CUDA device is available; use device='cpu'")
+        return seeds, device
+
+    @contextmanager
+    def _torch_threads(self) -> Iterator[None]:
+        # Critics of this size are overhead- and memory-bound on CPU: one intra-op thread is as
+        # fast on an idle machine and up to tens of times faster on a busy one (thread
+        # oversubscription). The previous setting is restored afterwards.
+        threads = self._settings["threads"]
+        if threads is None or str(self._settings["device"]).startswith("cuda"):
+            yield
+            return
+        old = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(old)
+
+    def _split(self, x: np.ndarray, y: np.ndarray, seed: int) -> Split:
+        s = self._settings
+        return split_pairs(x, y, seed, val_fraction=s["val_fraction"], monitor_fraction=s["monitor_fraction"],
+                           early_stopping=s["early_stopping"], name=self.name)
+
+    def _result(self, p: int, n: int, split: Split, run: TrainedCritics, value: float,
+                null: np.ndarray | None, seed: int, elapsed: float) -> MIEstimate:
+        """Problem ``p``'s estimate, reported as if it had been trained alone."""
+        if not np.isfinite(value):
+            raise EstimatorDivergedError(f"{self.name}: problem {p} gave a non-finite held-out bound")
+        progress, n_te, eb = run.progress[p], split.test.size, self._eval_batch
+        flags = []
+        if progress.diverged_at is not None:
+            flags.append(f"diverged at step {progress.diverged_at}; checkpoint of step {progress.best_step} used")
+        if n_te < eb:
+            flags.append(f"test split ({n_te} pairs) smaller than eval_batch_size={eb}: one chunk of {n_te}")
+        settings = self.settings
+        settings["seed"] = seed
+        return MIEstimate(
+            nats=float(value),
+            name=self.name,
+            settings=settings,
+            n=n,
+            wall_time_s=elapsed,
+            n_eval=(n_te // min(eb, n_te)) * min(eb, n_te),
+            curve=run.curve(p),
+            flags=tuple(flags),
+            null=null,
+            details=dict(
+                n_train=int(split.train.size), n_monitor=int(split.monitor.size), n_test=int(n_te),
+                best_step=progress.best_step, steps_run=run.steps_run(p), batched_with=len(run.progress),
+            ),
+        )
+
+
+class InfoNCE(NeuralEstimator):
+    """InfoNCE / CPC bound; never above ``log(eval_batch_size)``."""
+
+    name = "infonce"
+
+    def ceiling(self, n_eval: int) -> float:
+        # each held-out chunk of B pairs contributes at most log B
+        return math.log(self._eval_batch)
+
+
+class NWJ(NeuralEstimator):
+    """NWJ (f-divergence / "f-GAN KL") bound."""
+
+    name = "nwj"
+
+
+class MINE(NeuralEstimator):
+    """Donsker–Varadhan bound with MINE's moving-average gradient correction (setting ``ema``)."""
+
+    name = "mine"
+    defaults = {**NeuralEstimator.defaults, "ema": 0.01}
+
+    def _validate_settings(self) -> None:
+        super()._validate_settings()
+        a = self._settings["ema"]
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 < a <= 1:
+            raise ValueError(f"mine: ema must be in (0, 1], got {a!r}")
+
+    def _objective(self, s: Tensor, state: dict[str, Tensor]) -> Tensor:
+        return mine_objective(s, state, float(self._settings["ema"]))
+
+
+class SMILE(NeuralEstimator):
+    """SMILE: trained on the JS objective, reported as DV with negatives clipped to ``[-clip, clip]``."""
+
+    name = "smile"
+    defaults = {**NeuralEstimator.defaults, "clip": 5.0}
+
+    def _validate_settings(self) -> None:
+        super()._validate_settings()
+        c = self._settings["clip"]
+        if c is not None and (isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0):
+            raise ValueError(f"smile: clip must be a positive float or None, got {c!r}")
+
+    def _value(self, s: Tensor) -> Tensor:
+        return bound_value(self.name, s, self._settings["clip"])
+
+    def _objective(self, s: Tensor, state: dict[str, Tensor]) -> Tensor:
+        return smile_objective(s, self._settings["clip"])

@@ -1,0 +1,270 @@
+"""Training M critics together: splits, mini-batches, Adam steps, checkpoints and early stopping.
+
+Each problem has its own seed, split, initialisation and mini-batches, and its own early stopping
+(:class:`EarlyStopping` keeps one :class:`CriticProgress` per critic), so a critic trained in a batch
+follows the trajectory it would follow alone; only float rounding differs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..base import EstimatorDivergedError, rescale_columns
+from .critics import Critic
+from .evaluation import BoundFn, evaluate_bound
+
+__all__ = [
+    "Split",
+    "split_pairs",
+    "CriticProgress",
+    "EarlyStopping",
+    "TrainedCritics",
+    "Objective",
+    "train_critics",
+]
+
+#: scores (M, B, B) and a state carried across steps -> the objective to maximise (M,)
+Objective = Callable[[Tensor, dict[str, Tensor]], Tensor]
+
+
+@dataclass(frozen=True)
+class Split:
+    """One problem's standardised pairs and the rows of its three parts.
+
+    ``monitor`` is only watched for early stopping (empty without it); ``test`` is never seen in
+    training, which is what makes the fixed-critic permutation null valid.
+    """
+
+    x: np.ndarray  # float32 (N, dx), standardised with the training part's mean and sd
+    y: np.ndarray  # float32 (N, dy), likewise
+    train: np.ndarray
+    monitor: np.ndarray
+    test: np.ndarray
+
+    def pairs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[rows], self.y[rows]
+
+
+def split_pairs(x: np.ndarray, y: np.ndarray, seed: int, *, val_fraction: float, monitor_fraction: float,
+                early_stopping: bool, name: str) -> Split:
+    """Split ``(x, y)`` once (seeded) into train / monitor / test parts and standardise both sides."""
+    # exact power-of-two scaling first: a variance of data near 1e300 overflows (and one near 1e-300
+    # underflows), which would standardise every input to 0 or NaN
+    x, y = rescale_columns(x), rescale_columns(y)
+    perm = np.random.default_rng(seed).permutation(x.shape[0])
+    n_test = max(2, int(round(val_fraction * x.shape[0])))
+    rest = perm[n_test:]
+    n_mon = max(2, int(round(monitor_fraction * rest.size))) if early_stopping else 0
+    train = rest[n_mon:]
+    if train.size < 2:
+        raise ValueError(f"{name}: only {train.size} training pairs left after the splits; give more data")
+    return Split(_standardised(x, train), _standardised(y, train), train, rest[:n_mon], perm[:n_test])
+
+
+def _standardised(a: np.ndarray, train: np.ndarray) -> np.ndarray:
+    mu, sd = a[train].mean(0), a[train].std(0)
+    sd[sd == 0] = 1.0  # a column constant on the training part only
+    return ((a - mu) / sd).astype(np.float32)
+
+
+@dataclass
+class CriticProgress:
+    """Where one critic's training stands."""
+
+    best_value: float = -math.inf  # best monitor bound so far
+    best_step: int | None = None  # step of the kept checkpoint (None: none yet)
+    since_best: int = 0  # evaluations without improvement
+    active: bool = True  # still being checkpointed
+    diverged_at: int | None = None  # first step with a non-finite training bound
+    stopped_at: int | None = None  # evaluation step at which it stopped (None: ran to the end)
+
+    def observe(self, value: float, patience: int) -> bool:
+        """Record a monitor bound; True when it is a new best (to be checkpointed)."""
+        improved = self.active and math.isfinite(value) and value > self.best_value
+        if improved:
+            self.best_value, self.since_best = value, 0
+        elif self.active:
+            self.since_best += 1
+        self.active = self.active and self.since_best < patience
+        return improved
+
+
+class EarlyStopping:
+    """Checkpoints and stopping decisions of M critics held in one batched model's ``params``.
+
+    Given monitor bounds, a critic is checkpointed when its bound improves and stops after
+    ``patience`` evaluations without improvement; without them (no early stopping), every evaluation
+    checkpoints the last finite state. A critic whose training bound turns non-finite stops being
+    checkpointed, so its last good checkpoint is the one used.
+    """
+
+    def __init__(self, params: Iterable[Tensor], n_critics: int, patience: int):
+        self.params = list(params)
+        self.best = [w.detach().clone() for w in self.params]
+        self.critics = [CriticProgress() for _ in range(n_critics)]
+        self.patience = patience
+
+    @property
+    def any_active(self) -> bool:
+        return any(c.active for c in self.critics)
+
+    def note_finite(self, finite: np.ndarray, step: int) -> None:
+        """Stop the critics whose training bound is not finite at ``step``."""
+        for c, ok in zip(self.critics, finite):
+            if not ok and c.diverged_at is None:
+                c.diverged_at, c.active = step, False
+
+    def evaluate(self, step: int, monitor: np.ndarray | None) -> None:
+        """The decisions of an evaluation step, ``monitor`` holding each critic's monitor bound."""
+        if monitor is None:
+            keep = [c.active for c in self.critics]
+        else:
+            keep = [c.observe(float(v), self.patience) for c, v in zip(self.critics, monitor)]
+        self._checkpoint(keep, step)
+        # a critic stops at the evaluation where a run of its own would have left its loop
+        for c in self.critics:
+            if not c.active and c.stopped_at is None:
+                c.stopped_at = step
+
+    def _checkpoint(self, keep: list[bool], step: int) -> None:
+        if not any(keep):
+            return
+        sel = torch.tensor(keep, device=self.params[0].device)
+        with torch.no_grad():
+            for kept, w in zip(self.best, self.params):
+                kept[sel] = w.detach()[sel]
+        for c, k in zip(self.critics, keep):
+            if k:
+                c.best_step = step
+
+    def restore_best(self, name: str) -> None:
+        """Load every critic's kept checkpoint; raise if a critic has none."""
+        missing = [p for p, c in enumerate(self.critics) if c.best_step is None]
+        if missing:
+            raise EstimatorDivergedError(
+                f"{name}: the critic of problem(s) {missing} diverged before any finite checkpoint "
+                f"(step {[self.critics[p].diverged_at for p in missing]}); lower lr, use 'smile' or "
+                "'infonce', or standardise inputs"
+            )
+        with torch.no_grad():
+            for w, kept in zip(self.params, self.best):
+                w.copy_(kept)
+
+
+@dataclass
+class TrainedCritics:
+    """The outcome of :func:`train_critics`: the critics at their kept checkpoints and their curves."""
+
+    critic: Critic
+    progress: list[CriticProgress]
+    steps: int
+    train_curve: np.ndarray  # (steps, M) training bound per step; NaN after the loop ended
+    monitor_curve: list[np.ndarray] | None  # (M,) per evaluation step; None without early stopping
+    eval_steps: list[int] = field(default_factory=list)
+
+    def steps_run(self, p: int) -> int:
+        """Steps critic ``p`` ran, as if it had been trained alone."""
+        stopped = self.progress[p].stopped_at
+        return self.steps if stopped is None else stopped
+
+    def curve(self, p: int) -> dict[str, np.ndarray]:
+        """Critic ``p``'s curves up to its own stop."""
+        last = self.steps_run(p)
+        out = {
+            "step": np.arange(1, last + 1),
+            "train": self.train_curve[:last, p].copy(),
+            "eval_step": np.asarray([e for e in self.eval_steps if e <= last]),
+        }
+        if self.monitor_curve is not None:
+            out["monitor"] = np.asarray([v[p] for v, e in zip(self.monitor_curve, self.eval_steps) if e <= last])
+        return out
+
+
+class _TrainingPairs:
+    """Every problem's training pairs, zero-padded to one tensor, and its mini-batch draws."""
+
+    def __init__(self, splits: Sequence[Split], gens: Sequence[torch.Generator], batch_size: int,
+                 dx: int, dy: int, device: torch.device):
+        m, nmax = len(splits), max(sp.train.size for sp in splits)
+        xs = np.zeros((m, nmax, dx), np.float32)
+        ys = np.zeros((m, nmax, dy), np.float32)
+        for p, sp in enumerate(splits):
+            xs[p, : sp.train.size, : sp.x.shape[1]], ys[p, : sp.train.size, : sp.y.shape[1]] = sp.pairs(sp.train)
+        self.x, self.y = torch.from_numpy(xs).to(device), torch.from_numpy(ys).to(device)
+        self.sizes = [sp.train.size for sp in splits]
+        self.gens, self.batch_size, self.device = gens, batch_size, device
+        self.rows = torch.arange(m, device=device)[:, None]
+
+    def draw(self) -> tuple[Tensor, Tensor]:
+        """One mini-batch per problem (from its own generator): x (M, 1, B, dx), y (M, 1, B, dy)."""
+        idx = torch.stack([torch.randint(n, (self.batch_size,), generator=g)
+                           for n, g in zip(self.sizes, self.gens)]).to(self.device)
+        return self.x[self.rows, idx].unsqueeze(1), self.y[self.rows, idx].unsqueeze(1)
+
+
+def _adam_step(critic: Critic, opt: torch.optim.Optimizer, objective: Objective, value: BoundFn,
+               xb: Tensor, yb: Tensor, state: dict[str, Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    """One step on every problem's objective -> (training bound (M,), finite mask (M,))."""
+    sc = critic.scores(xb, yb)[:, 0]
+    obj = objective(sc, state)
+    with torch.no_grad():
+        val = value(sc).detach().cpu().numpy()
+    finite = np.isfinite(val) & np.isfinite(obj.detach().cpu().numpy())
+    opt.zero_grad(set_to_none=False)
+    loss = -torch.where(torch.from_numpy(finite).to(obj.device), obj, torch.zeros_like(obj)).sum()
+    loss.backward()
+    for w in critic.parameters():  # a diverged problem's NaNs stay in its own slice, never in others'
+        if w.grad is not None:
+            torch.nan_to_num_(w.grad, nan=0.0, posinf=0.0, neginf=0.0)
+    opt.step()
+    return val, finite
+
+
+def train_critics(splits: Sequence[Split], seeds: Sequence[int], settings: Mapping[str, Any],
+                  objective: Objective, value: BoundFn, eval_batch: int, device: torch.device,
+                  name: str) -> TrainedCritics:
+    """Train one critic per split (the estimator's ``settings``), each from its own seed, together.
+
+    Returns the critics loaded with their kept checkpoints; raises
+    :class:`~seleak.estimators.base.EstimatorDivergedError` when a critic has no finite checkpoint.
+    """
+    gens = [torch.Generator().manual_seed(sd) for sd in seeds]  # initialisation, then mini-batches
+    critic = Critic(settings["critic"], [sp.x.shape[1] for sp in splits], [sp.y.shape[1] for sp in splits],
+                    settings["hidden"], settings["embed_dim"], gens).to(device)
+    opt = torch.optim.Adam(critic.parameters(), lr=settings["lr"], foreach=True)  # one fused update for all tensors
+    stopper = EarlyStopping(critic.parameters(), len(splits), settings["patience"])
+    steps = settings["steps"]
+    eval_every = settings["eval_every"] or max(10, steps // 50)
+    run = TrainedCritics(critic, stopper.critics, steps, np.full((steps, len(splits)), np.nan, np.float32),
+                         [] if settings["early_stopping"] else None)
+    batches = _TrainingPairs(splits, gens, settings["batch_size"], critic.dx, critic.dy, device)
+    mon_x, mon_y = zip(*(sp.pairs(sp.monitor) for sp in splits))
+    state: dict[str, Tensor] = {}
+    for step in _steps(steps, settings["progress"], name):
+        run.train_curve[step - 1], finite = _adam_step(critic, opt, objective, value, *batches.draw(), state)
+        stopper.note_finite(finite, step)
+        if step % eval_every == 0 or step == steps:
+            run.eval_steps.append(step)
+            mv = None
+            if run.monitor_curve is not None:
+                mv = evaluate_bound(critic, value, mon_x, mon_y, eval_batch, device)
+                run.monitor_curve.append(mv)
+            stopper.evaluate(step, mv)
+            if not stopper.any_active:
+                break
+    stopper.restore_best(name)
+    return run
+
+
+def _steps(steps: int, progress: bool, name: str) -> Iterable[int]:
+    if not progress:
+        return range(1, steps + 1)
+    from tqdm.auto import tqdm  # only imported when a bar is asked for
+
+    return tqdm(range(1, steps + 1), desc=name, leave=False)
