@@ -177,8 +177,17 @@ def _add_encrypt(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_encrypt(args: argparse.Namespace) -> int:
     from seleak.encryption import encrypt, parse_scheme, parse_scheme_for_shape
-    from seleak.io_images import (FORMAT_VERSION, META_PREFIX, check_output_path, join_alpha, read_key_file,
-                                  read_png, seal_png_metadata, split_alpha, write_png)
+    from seleak.io_images import (
+        FORMAT_VERSION,
+        META_PREFIX,
+        check_output_path,
+        join_alpha,
+        read_key_file,
+        read_png,
+        seal_png_metadata,
+        split_alpha,
+        write_png,
+    )
 
     protect = (args.key_file, args.input)
     check_output_path(args.output, force=args.force, inputs=[args.input], keys=[args.key_file])
@@ -238,8 +247,17 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
     import numpy as np
 
     from seleak.encryption import Ciphertext, decrypt, parse_scheme_for_shape
-    from seleak.io_images import (FORMAT_VERSION, META_FIELDS, check_output_path, join_alpha, read_key_file,
-                                  read_png, split_alpha, verify_png_metadata, write_png)
+    from seleak.io_images import (
+        FORMAT_VERSION,
+        META_FIELDS,
+        check_output_path,
+        join_alpha,
+        read_key_file,
+        read_png,
+        split_alpha,
+        verify_png_metadata,
+        write_png,
+    )
 
     check_output_path(args.output, force=args.force, inputs=[args.input], keys=[args.key_file])
     src = read_png(args.input)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import norm
 
+from seleak._validation import is_int
 from seleak.encryption import BitPlanes, Full, Scheme, as_scheme, check_images
 
 __all__ = [
@@ -238,7 +239,7 @@ def pixel_mi_plugin(
     plain, cipher = _check_pair(plain, cipher, ndims=(1, 2, 3, 4, 5))
     if correction not in ("none", "miller-madow"):
         raise ValueError(f"correction must be 'none' or 'miller-madow'; got {correction!r}")
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not 2 <= levels <= 256:
+    if not is_int(levels) or not 2 <= levels <= 256:
         raise ValueError(f"levels must be an int in 2..256; got {levels!r}")
     x = plain.reshape(-1).astype(np.int64) * int(levels) // 256
     y = cipher.reshape(-1).astype(np.int64) * int(levels) // 256

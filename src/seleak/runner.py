@@ -31,8 +31,8 @@ from typing import Any, Iterable, Sequence
 import yaml
 
 from seleak._io import atomic_write_text
-from seleak.profiles import find_project_root, read_profile
 from seleak._validation import check_device, is_int
+from seleak.profiles import find_project_root, read_profile
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 PROFILE_KEYS = {"description", "device", "kernel", "timeout", "notebooks", "study"}

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from scipy import stats as _sps
 
+from seleak._validation import is_int, is_number
+
 from .estimators import check_pair
 from .estimators.base import Estimator, MIEstimate
 
@@ -75,7 +77,7 @@ def significant(p_value: float, alpha: float) -> bool:
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     return int(seed)
 
@@ -88,7 +90,7 @@ def _check_seeds(seeds: Any, where: str) -> list[int]:
 
 def _check_count(name: str, value: Any, lo: int) -> int:
     """A count argument: an int (not a bool) ``>= lo``. Never falls back to a default silently."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+    if not is_int(value) or value < lo:
         raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
     return int(value)
 
@@ -109,7 +111,7 @@ def bootstrap_min_rows(est: Estimator) -> int:
 
 
 def _check_level(level: float) -> float:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+    if not is_number(level) or not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     return float(level)
 

@@ -27,10 +27,19 @@ from __future__ import annotations
 from typing import Any
 
 from seleak.attacks.masks import encrypted_bit_mask
-from seleak.attacks.recognition import RecognitionResult, label_entropy, recognition_attack
+from seleak.attacks.recognition import (
+    RecognitionResult,
+    label_entropy,
+    recognition_attack,
+)
 from seleak.attacks.reconstruction import reconstruct
-from seleak.attacks.replacement import (REPLACEMENT_METHODS, ReplacementResult, image_quality, replace_constant,
-                                        replacement_attack)
+from seleak.attacks.replacement import (
+    REPLACEMENT_METHODS,
+    ReplacementResult,
+    image_quality,
+    replace_constant,
+    replacement_attack,
+)
 from seleak.attacks.table import attack_measures, attack_table
 
 __all__ = [

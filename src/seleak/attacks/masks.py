@@ -10,7 +10,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from seleak.encryption import as_scheme  # re-exported: every attack turns specs into schemes the same way
+from seleak.encryption import (
+    as_scheme,  # re-exported: every attack turns specs into schemes the same way
+)
 
 __all__ = ["as_scheme", "encrypted_bit_mask", "mask_for", "plane_count", "scheme_spec", "to_nhwc"]
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from seleak._validation import is_int
 from seleak.attacks.masks import plane_count, scheme_spec, to_nhwc
 from seleak.encryption import as_scheme, check_images
 from seleak.metrics import entropy_nats
@@ -173,7 +174,7 @@ def recognition_attack(
         raise ValueError("labels must be non-negative class indices")
     if not 0 < test_fraction < 1 or not 0 < val_fraction < 1 or test_fraction + val_fraction >= 1:
         raise ValueError(f"test_fraction ({test_fraction}) and val_fraction ({val_fraction}) must be in (0, 1) with a sum < 1")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+    if not is_int(epochs) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     classes, y_all = np.unique(lab, return_inverse=True)
     if classes.size < 2:
@@ -182,7 +183,7 @@ def recognition_attack(
     if min(tr.size, va.size, te.size) == 0:
         raise ValueError(f"too few images ({imgs.shape[0]}) for a train/validation/test split")
 
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+    if threads is not None and (not is_int(threads) or threads < 1):
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     with limit_threads(threads, blas=False):
         return _train_and_score(imgs, lab, y_all, classes, (tr, va, te), scheme, features, epochs, batch_size, lr,

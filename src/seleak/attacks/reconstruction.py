@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from seleak._validation import is_int
 from seleak.attacks.masks import mask_for, to_nhwc
 from seleak.encryption import check_images
 
@@ -187,7 +188,7 @@ def reconstruct(
     imgs = check_images(se_images, "se_images")
     if method not in RECONSTRUCTION_METHODS:
         raise ValueError(f"method must be one of {list(RECONSTRUCTION_METHODS)!r}, got {method!r}")
-    if isinstance(sweeps, bool) or not isinstance(sweeps, (int, np.integer)) or sweeps < 0:
+    if not is_int(sweeps) or sweeps < 0:
         raise ValueError(f"sweeps must be a non-negative integer, got {sweeps!r}")
     m = mask_for(imgs, scheme, bit_mask)
     if not m.any():

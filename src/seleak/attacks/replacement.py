@@ -27,7 +27,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from seleak.attacks.masks import encrypted_bit_mask, mask_for, plane_count, scheme_spec
-from seleak.attacks.reconstruction import RECONSTRUCTION_METHODS, auto_method, reconstruct
+from seleak.attacks.reconstruction import (
+    RECONSTRUCTION_METHODS,
+    auto_method,
+    reconstruct,
+)
 from seleak.encryption import as_scheme, check_images
 
 __all__ = [

@@ -39,11 +39,17 @@ import torch
 import torch.nn as nn
 
 from seleak._io import atomic_save_npz, cache_dir, hash_array, hash_config, load_npz
+from seleak._runtime import seeded
+from seleak._validation import is_int
 from seleak.data import load_dataset
 from seleak.embedding.images import adapt_channels, check_images, to_tensor
-from seleak._runtime import seeded
-from seleak.embedding.models import (TRAIN_THREADS, SmallCNN, TrainConfig, small_cnn_preprocess,
-                                     train_small_cnn)
+from seleak.embedding.models import (
+    TRAIN_THREADS,
+    SmallCNN,
+    TrainConfig,
+    small_cnn_preprocess,
+    train_small_cnn,
+)
 
 __all__ = [
     "Embedder",
@@ -143,7 +149,7 @@ class Embedder:
         images = check_images(images)
         if batch_size is None:
             bs = self.default_batch_size
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        elif not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer (or None for {self.default_batch_size}), "
                              f"got {batch_size!r}")
         else:
@@ -199,7 +205,10 @@ class Embedder:
 def _build(spec: str, full: nn.Module, layer: str | None, seed: int, device: torch.device, pool: str,
            preprocess: Callable[[torch.Tensor], torch.Tensor], identity: dict[str, Any],
            info: dict[str, Any], batch_size: int) -> Embedder:
-    from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+    from torchvision.models.feature_extraction import (
+        create_feature_extractor,
+        get_graph_node_names,
+    )
 
     full = full.eval().to(device)
     default = _default_layer(full)
@@ -230,8 +239,8 @@ def _state_hash(model: nn.Module) -> str:
 
 
 def _torchvision_weights(arch: str, weights_name: str | None) -> Any:
-    from torchvision.models import get_model_weights, list_models
     import torchvision.models as tvm
+    from torchvision.models import get_model_weights, list_models
 
     if arch not in list_models(module=tvm):
         raise ValueError(f"unknown torchvision classification model {arch!r}; choose one of "

@@ -64,7 +64,13 @@ from seleak.encryption.auth import SALT_BYTES, TAG_BYTES, auth_tag
 from seleak.encryption.cipher import Ciphertext, decrypt, decrypt_coefficients, encrypt
 from seleak.encryption.images import check_images
 from seleak.encryption.jpeg import ZIGZAG, jpeg_quant_table
-from seleak.encryption.keystream import BLOCK_BYTES, KEY_SIZES, NONCE_BYTES, aes_ctr_keystream, generate_key
+from seleak.encryption.keystream import (
+    BLOCK_BYTES,
+    KEY_SIZES,
+    NONCE_BYTES,
+    aes_ctr_keystream,
+    generate_key,
+)
 from seleak.encryption.schemes import (
     DCT,
     BitPlanes,

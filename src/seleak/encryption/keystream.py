@@ -14,6 +14,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from Crypto.Cipher import AES
 
+from seleak._validation import is_int
+
 __all__ = [
     "BLOCK_BYTES",
     "NONCE_BYTES",
@@ -47,7 +49,7 @@ _COUNTER_SPACE = 1 << 128
 
 def generate_key(nbytes: int = 16) -> bytes:
     """A fresh AES key of ``nbytes`` (16, 24 or 32) bytes from the operating system's CSPRNG."""
-    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)):
+    if not is_int(nbytes):
         raise TypeError(f"nbytes must be an int, one of {KEY_SIZES}; got {type(nbytes).__name__}")
     if int(nbytes) not in KEY_SIZES:
         raise ValueError(f"nbytes must be one of {KEY_SIZES} (AES-128/192/256); got {nbytes}")

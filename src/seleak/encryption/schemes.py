@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from seleak._validation import is_int
 from seleak.encryption.images import check_images
 from seleak.encryption.jpeg import ZIGZAG, forward_dct, quant_tables, render_dct
 
@@ -75,7 +76,7 @@ class Scheme(abc.ABC):
 
 
 def _check_plane(p: Any) -> int:
-    if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+    if not is_int(p):
         raise TypeError(f"bit-planes must be ints in 0..7 (0 = LSB, 7 = MSB); got {p!r}")
     if not 0 <= int(p) <= 7:
         raise ValueError(f"bit-planes must be in 0..7 (0 = least, 7 = most significant); got {p}")
@@ -83,7 +84,7 @@ def _check_plane(p: Any) -> int:
 
 
 def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+    if not is_int(k):
         raise TypeError(f"k must be an int in 0..8; got {type(k).__name__}")
     if not 0 <= int(k) <= 8:
         raise ValueError(f"k must be in 0..8 (number of bit-planes); got {k}")
@@ -100,7 +101,7 @@ class BitPlanes(Scheme):
     __slots__ = ("_planes",)
 
     def __init__(self, planes: Iterable[int] | int = ()):
-        if isinstance(planes, (int, np.integer)) and not isinstance(planes, bool):
+        if is_int(planes):
             planes = (planes,)
         if isinstance(planes, (str, bytes)) or not isinstance(planes, Iterable):
             raise TypeError(f"planes must be an iterable of ints in 0..7; got {type(planes).__name__}")
@@ -389,13 +390,13 @@ class DCT(Scheme):
     ac_signs: tuple[int, ...]
 
     def __init__(self, quality: int = 50, dc: bool = True, ac_signs: int | Iterable[int] = 0):
-        if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)):
+        if not is_int(quality):
             raise TypeError(f"quality must be an int in 1..100; got {type(quality).__name__}")
         if not 1 <= int(quality) <= 100:
             raise ValueError(f"quality must be in 1..100; got {quality}")
         if not isinstance(dc, (bool, np.bool_)):
             raise TypeError(f"dc must be True or False; got {dc!r}")
-        if isinstance(ac_signs, (int, np.integer)) and not isinstance(ac_signs, bool):
+        if is_int(ac_signs):
             if not 0 <= int(ac_signs) <= 63:
                 raise ValueError(f"ac_signs as a count must be in 0..63; got {ac_signs}")
             idx: tuple[int, ...] = tuple(range(1, int(ac_signs) + 1))

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from seleak._runtime import limit_threads
+from seleak._validation import is_int
 
 __all__ = [
     "MIEstimate",
@@ -154,7 +155,7 @@ def check_pair(
     return xa, ya
 
 
-def _pow2_exponent(a: np.ndarray, axis: int | None = 0) -> np.ndarray:
+def pow2_exponent(a: np.ndarray, axis: int | None = 0) -> np.ndarray:
     """Exponent ``e`` with ``max|a| = f 2**e``, ``f`` in ``[0.5, 1)`` (per column for ``axis=0``,
     one for the whole array for ``axis=None``; 0 for an all-zero column)."""
     return np.frexp(np.max(np.abs(a), axis=axis))[1]
@@ -170,7 +171,7 @@ def rescale_columns(a: np.ndarray) -> np.ndarray:
     changes), so on ordinary data the result is bit-for-bit what it was, and MI is invariant to
     rescaling a column.
     """
-    return np.ldexp(a, -_pow2_exponent(a, axis=0))
+    return np.ldexp(a, -pow2_exponent(a, axis=0))
 
 
 def standardize(a: np.ndarray) -> np.ndarray:
@@ -184,7 +185,7 @@ def standardize(a: np.ndarray) -> np.ndarray:
 def _pca(a: np.ndarray, dim: int, whiten: bool) -> np.ndarray:
     # One power of two for the whole side (not per column: PCA depends on the columns' relative
     # scales): exact, and it keeps the SVD's sums of squares finite for data near 1e200 or 1e-300.
-    e = int(_pow2_exponent(a, axis=None))
+    e = int(pow2_exponent(a, axis=None))
     a = np.ldexp(a, -e)
     a = a - a.mean(axis=0)
     # Thin SVD: the right singular vectors are the principal axes. Deterministic up to sign, and
@@ -314,7 +315,8 @@ class Estimator:
 # --- small shared validators -------------------------------------------------------------------
 
 def int_setting(est: str, key: str, value: Any, lo: int, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    """An estimator's integer setting ``key``, checked against ``[lo, hi]`` (bool is not an int)."""
+    if not is_int(value):
         raise TypeError(f"{est}: {key} must be an integer, got {value!r}")
     if value < lo or (hi is not None and value > hi):
         rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
@@ -323,18 +325,21 @@ def int_setting(est: str, key: str, value: Any, lo: int, hi: int | None = None) 
 
 
 def choice_setting(est: str, key: str, value: Any, choices: Sequence[Any]) -> Any:
+    """An estimator's setting ``key``, one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{est}: {key} must be one of {list(choices)!r}, got {value!r}")
     return value
 
 
-def _pca_setting(est: str, value: Any) -> int | None:
+def pca_setting(est: str, value: Any) -> int | None:
+    """The ``pca_dim`` setting: ``None`` (no projection) or an integer >= 1."""
     if value is None:
         return None
     return int_setting(est, "pca_dim", value, 1)
 
 
-def _maybe_project(x: np.ndarray, y: np.ndarray, pca_dim: int | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def maybe_project(x: np.ndarray, y: np.ndarray, pca_dim: int | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """``x, y`` projected to ``pca_dim`` components per side (unchanged when ``None``), and the details."""
     if pca_dim is None:
         return x, y, {}
     px, py = project(x, y, pca_dim)

@@ -46,7 +46,9 @@ from typing import Any
 import numpy as np
 from scipy.special import digamma
 
-from .base import Estimator, _maybe_project, _pca_setting, standardize
+from seleak._validation import is_number
+
+from .base import Estimator, maybe_project, pca_setting, standardize
 
 __all__ = ["GaussianEstimator", "gaussian_mi_from_cov"]
 
@@ -130,16 +132,16 @@ class GaussianEstimator(Estimator):
     def _validate_settings(self) -> None:
         sh = self._settings["shrinkage"]
         if sh not in ("auto", "ledoit-wolf"):
-            if isinstance(sh, bool) or not isinstance(sh, (int, float)) or not 0 <= sh < 1:
+            if not is_number(sh) or not 0 <= sh < 1:
                 raise ValueError(
                     f"gaussian: shrinkage must be 'auto', 'ledoit-wolf' or a float in [0, 1), got {sh!r}"
                 )
         if not isinstance(self._settings["bias_correction"], bool):
             raise TypeError("gaussian: bias_correction must be True or False")
-        _pca_setting(self.name, self._settings["pca_dim"])
+        pca_setting(self.name, self._settings["pca_dim"])
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, Any]]:
-        x, y, details = _maybe_project(x, y, self._settings["pca_dim"])
+        x, y, details = maybe_project(x, y, self._settings["pca_dim"])
         zx, zy = standardize(x), standardize(y)  # correlation scale: MI is invariant to it
         n = zx.shape[0]
         sh = self._settings["shrinkage"]

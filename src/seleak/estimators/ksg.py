@@ -24,15 +24,22 @@ and its permutation null.
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import numpy as np
-from scipy.special import digamma
 from scipy.spatial import cKDTree
+from scipy.special import digamma
 from scipy.stats import norm, rankdata
 
-from .base import Estimator, _maybe_project, _pca_setting, _pow2_exponent, choice_setting, int_setting, standardize
+from .base import (
+    Estimator,
+    choice_setting,
+    int_setting,
+    maybe_project,
+    pca_setting,
+    pow2_exponent,
+    standardize,
+)
 
 __all__ = ["KSGEstimator", "ksg_mi", "marginal_transform"]
 
@@ -118,7 +125,7 @@ class KSGEstimator(Estimator):
         if not isinstance(s["jitter"], (int, float)) or s["jitter"] < 0:
             raise ValueError(f"ksg: jitter must be a float >= 0, got {s['jitter']!r}")
         int_setting(self.name, "seed", s["seed"], 0)
-        _pca_setting(self.name, s["pca_dim"])
+        pca_setting(self.name, s["pca_dim"])
         if not isinstance(s["workers"], int) or s["workers"] == 0 or s["workers"] < -1:
             raise ValueError(f"ksg: workers must be a positive int or -1, got {s['workers']!r}")
 
@@ -128,13 +135,13 @@ class KSGEstimator(Estimator):
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, Any]]:
         s = self._settings
-        x, y, details = _maybe_project(x, y, s["pca_dim"])
+        x, y, details = maybe_project(x, y, s["pca_dim"])
         rng = np.random.default_rng(s["seed"])
         if s["transform"] == "none":
             # One power of two for both sides: exact, keeps every max-norm distance's ordering (so
             # the estimate is unchanged), and keeps distances and the jitter's scale finite and
             # normal for data near 1e300 or 1e-300.
-            e = int(max(_pow2_exponent(x, axis=None), _pow2_exponent(y, axis=None)))
+            e = int(max(pow2_exponent(x, axis=None), pow2_exponent(y, axis=None)))
             x, y = np.ldexp(x, -e), np.ldexp(y, -e)
         prepared = []
         for a in (x, y):

@@ -18,14 +18,20 @@ than ``max_dim`` columns per side: project first (``seleak.estimators.project`` 
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import numpy as np
 
 from seleak.metrics import entropy_nats
 
-from .base import Estimator, _maybe_project, _pca_setting, choice_setting, int_setting, rescale_columns
+from .base import (
+    Estimator,
+    choice_setting,
+    int_setting,
+    maybe_project,
+    pca_setting,
+    rescale_columns,
+)
 
 __all__ = ["PluginEstimator", "discretize", "entropy_nats", "entropy_from_labels"]
 
@@ -89,11 +95,11 @@ class PluginEstimator(Estimator):
         choice_setting(self.name, "correction", s["correction"], ("miller-madow", None))
         choice_setting(self.name, "discrete", s["discrete"], ("auto", "always", "never"))
         int_setting(self.name, "max_dim", s["max_dim"], 1)
-        _pca_setting(self.name, s["pca_dim"])
+        pca_setting(self.name, s["pca_dim"])
 
     def _estimate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, Any]]:
         s = self._settings
-        x, y, details = _maybe_project(x, y, s["pca_dim"])
+        x, y, details = maybe_project(x, y, s["pca_dim"])
         for label, a in (("x", x), ("y", y)):
             if a.shape[1] > s["max_dim"]:
                 raise ValueError(

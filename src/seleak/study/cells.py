@@ -241,7 +241,6 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
     recomputed and written over it. The warnings naming damaged files come from :func:`run_study`,
     which reads the cache first in the main process.
     """
-    import torch
 
     from seleak.encryption import encrypt
 
@@ -252,13 +251,10 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
     pixel = read.pixel
     scheme = _parse_scheme(cell.scheme)
     if todo or pixel is None:
-        from threadpoolctl import threadpool_limits
+        from seleak._runtime import limit_threads
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(g.threads_per_cell)
         # BLAS threads beyond the cores spin against each other: a 300x128 SVD took 2.4 s, not 10 ms
-        limits = threadpool_limits(g.threads_per_cell)
-        try:
+        with limit_threads(g.threads_per_cell):
             ds = _dataset(cell.dataset, cell.dataset_opts, g.n, g.data_seed)
             ct = encrypt(ds.images, study_key(cell.seed), scheme, seed=cell.seed)
             if pixel is None:
@@ -279,9 +275,6 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
                                            f"{cell.embedding}/{cell.scheme}/seed {cell.seed} {problem}")
                     _write_entry(cell.estimator_path(spec), cell.estimator_config(spec), row)
                     cached[spec.label] = row
-        finally:
-            torch.set_num_threads(threads)
-            limits.restore_original_limits()
     return table_rows(cell, cached, pixel)
 
 

@@ -13,7 +13,14 @@ import re
 from dataclasses import dataclass, make_dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
-from seleak._validation import check_bool, check_device, check_float, check_int, check_str, is_int
+from seleak._validation import (
+    check_bool,
+    check_device,
+    check_float,
+    check_int,
+    check_str,
+    is_int,
+)
 from seleak.profiles import read_profile
 
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..base import Estimator, EstimatorDivergedError, MIEstimate, check_pair, choice_setting, int_setting
+from seleak._runtime import limit_threads
+from seleak._validation import is_int, is_number
+
+from ..base import (
+    Estimator,
+    EstimatorDivergedError,
+    MIEstimate,
+    check_pair,
+    choice_setting,
+    int_setting,
+)
 from .bounds import bound_value, mine_objective, smile_objective
 from .evaluation import evaluate_bound, permutation_nulls
 from .training import Split, TrainedCritics, split_pairs, train_critics
@@ -53,7 +62,7 @@ class NeuralEstimator(Estimator):
         int_setting(self.name, "steps", s["steps"], 1)
         int_setting(self.name, "batch_size", s["batch_size"], 2)
         int_setting(self.name, "seed", s["seed"], 0)
-        if not isinstance(s["lr"], (int, float)) or isinstance(s["lr"], bool) or not s["lr"] > 0:
+        if not is_number(s["lr"]) or not s["lr"] > 0:
             raise ValueError(f"{self.name}: lr must be a positive float, got {s['lr']!r}")
         dev = s["device"]
         if not isinstance(dev, str) or not (dev == "cpu" or dev.startswith("cuda")):
@@ -63,7 +72,7 @@ class NeuralEstimator(Estimator):
         int_setting(self.name, "embed_dim", s["embed_dim"], 1)
         for key, hi in (("val_fraction", 0.9), ("monitor_fraction", 0.9)):
             v = s[key]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= hi:
+            if not is_number(v) or not 0 < v <= hi:
                 raise ValueError(f"{self.name}: {key} must be in (0, {hi}], got {v!r}")
         if not isinstance(s["early_stopping"], bool):
             raise TypeError(f"{self.name}: early_stopping must be True or False, got {s['early_stopping']!r}")
@@ -143,28 +152,19 @@ class NeuralEstimator(Estimator):
         seeds = [self._settings["seed"]] * len(pairs) if seeds is None else [int(v) for v in seeds]
         if len(seeds) != len(pairs):
             raise ValueError(f"{self.name}: {len(seeds)} seeds for {len(pairs)} pairs")
-        if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 0:
+        if not is_int(n_permutations) or n_permutations < 0:
             raise ValueError(f"{self.name}: n_permutations must be an int >= 0, got {n_permutations!r}")
         device = torch.device(self._settings["device"])
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"{self.name}: device='cuda' asked but no CUDA device is available; use device='cpu'")
         return seeds, device
 
-    @contextmanager
-    def _torch_threads(self) -> Iterator[None]:
+    def _torch_threads(self) -> Any:
         # Critics of this size are overhead- and memory-bound on CPU: one intra-op thread is as
         # fast on an idle machine and up to tens of times faster on a busy one (thread
-        # oversubscription). The previous setting is restored afterwards.
-        threads = self._settings["threads"]
-        if threads is None or str(self._settings["device"]).startswith("cuda"):
-            yield
-            return
-        old = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(old)
+        # oversubscription). A GPU run leaves the CPU threads alone.
+        threads = None if str(self._settings["device"]).startswith("cuda") else self._settings["threads"]
+        return limit_threads(threads, blas=False)
 
     def _split(self, x: np.ndarray, y: np.ndarray, seed: int) -> Split:
         s = self._settings
@@ -226,7 +226,7 @@ class MINE(NeuralEstimator):
     def _validate_settings(self) -> None:
         super()._validate_settings()
         a = self._settings["ema"]
-        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 < a <= 1:
+        if not is_number(a) or not 0 < a <= 1:
             raise ValueError(f"mine: ema must be in (0, 1], got {a!r}")
 
     def _objective(self, s: Tensor, state: dict[str, Tensor]) -> Tensor:
@@ -242,7 +242,7 @@ class SMILE(NeuralEstimator):
     def _validate_settings(self) -> None:
         super()._validate_settings()
         c = self._settings["clip"]
-        if c is not None and (isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0):
+        if c is not None and (not is_number(c) or not c > 0):
             raise ValueError(f"smile: clip must be a positive float or None, got {c!r}")
 
     def _value(self, s: Tensor) -> Tensor:
