@@ -9,7 +9,7 @@ STAMP := $(VENV)/.seleak-installed
 PROFILE ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: setup book test test-slow test-seeds lab bench check-book clean
+.PHONY: setup book test test-slow test-seeds lint lab bench check-book clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,11 @@ test-slow: setup
 # every notebook under seeds 1, 2, 3 and with torch's portable CPU kernels: checked cells must hold
 test-seeds: setup
 	$(BIN)/python -m pytest -m slow tests/test_notebook_seeds.py $(PYTEST_ARGS)
+
+# the linter and the formatter, as the tests run them (tests/test_lint.py)
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check src tests tools benchmarks
 
 # open every page of the built book in headless Chromium (Debian's `chromium`: apt-get install chromium)
 check-book: book

@@ -80,8 +80,11 @@ def bench_spec(spec: str, images: np.ndarray, n_unbatched: int, repeats: int, de
     out["ratio_vs_unbatched"] = {k: v / ips["unbatched"] for k, v in ips.items()}
     out["embed_fraction_of_raw"] = ips["embed"] / ips["raw_forward"]
     if "train_seconds" in emb.info:
-        out["training"] = {k: emb.info[k] for k in ("train_seconds", "train_accuracy", "test_accuracy",
-                                                      "n_train", "from_cache") if k in emb.info}
+        out["training"] = {
+            k: emb.info[k]
+            for k in ("train_seconds", "train_accuracy", "test_accuracy", "n_train", "from_cache")
+            if k in emb.info
+        }
     return out
 
 
@@ -91,8 +94,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--specs", nargs="*", default=None)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "embedding.json"))
-    ap.add_argument("--fresh-cache", action="store_true",
-                    help="use an empty temporary seleak cache (the trained spec is then trained and timed)")
+    ap.add_argument(
+        "--fresh-cache",
+        action="store_true",
+        help="use an empty temporary seleak cache (the trained spec is then trained and timed)",
+    )
     args = ap.parse_args()
     if args.fresh_cache:
         os.environ["SELEAK_CACHE"] = tempfile.mkdtemp(prefix="seleak-bench-")
@@ -108,17 +114,20 @@ def main() -> None:
         if not small:
             images = images[: (256 if args.device == "cuda" else 32)]
         try:
-            r = bench_spec(spec, images, n_unbatched=min(len(images), 64 if small else 8),
-                           repeats=args.repeats, device=args.device)
+            r = bench_spec(
+                spec, images, n_unbatched=min(len(images), 64 if small else 8), repeats=args.repeats, device=args.device
+            )
         except FileNotFoundError as e:  # pretrained weights not in the torch cache: recorded, not fatal
             results.append({"spec": spec, "skipped": str(e).split(".")[0]})
             print(f"{spec:24s} skipped (weights not in the torch cache)")
             continue
         results.append(r)
         ips = r["images_per_s"]
-        print(f"{spec:24s} embed {ips['embed']:9.1f} img/s | unbatched {ips['unbatched']:8.1f} img/s "
-              f"(x{r['ratio_vs_unbatched']['embed']:.1f}) | raw forward {ips['raw_forward']:9.1f} img/s "
-              f"(embed = {r['embed_fraction_of_raw']:.0%} of raw) | cache hit {ips['cache_hit']:9.0f} img/s")
+        print(
+            f"{spec:24s} embed {ips['embed']:9.1f} img/s | unbatched {ips['unbatched']:8.1f} img/s "
+            f"(x{r['ratio_vs_unbatched']['embed']:.1f}) | raw forward {ips['raw_forward']:9.1f} img/s "
+            f"(embed = {r['embed_fraction_of_raw']:.0%} of raw) | cache hit {ips['cache_hit']:9.0f} img/s"
+        )
     report = {
         "benchmark": "embedding throughput",
         "baseline": "unbatched (batch_size=1) path of the same embedder, same run",

@@ -24,16 +24,14 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import torch
+from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from sklearn.feature_selection import mutual_info_regression
 
 from seleak._io import atomic_write_text
 from seleak.estimators import get_estimator
 from seleak.estimators.groundtruth import correlated_gaussian
-from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 OUT = Path(__file__).resolve().parent / "results" / "estimators.json"
-
-
 
 
 def bench_ksg(ns: list[int], repeats: int) -> list[dict]:
@@ -45,10 +43,21 @@ def bench_ksg(ns: list[int], repeats: int) -> list[dict]:
         t_sk = best_of(lambda: mutual_info_regression(x, y[:, 0], n_neighbors=3, random_state=0), repeats)
         v_ours = ours.estimate(x, y).nats
         v_sk = float(mutual_info_regression(x, y[:, 0], n_neighbors=3, random_state=0)[0])
-        rows.append(dict(n=n, seleak_s=t_ours, sklearn_s=t_sk, ratio=t_sk / t_ours,
-                         seleak_nats=v_ours, sklearn_nats=v_sk, true_nats=truth))
-        print(f"KSG d=1 N={n:>6}: seleak {t_ours*1e3:8.1f} ms, sklearn {t_sk*1e3:8.1f} ms, "
-              f"sklearn/seleak = {t_sk / t_ours:5.2f}x  (estimates {v_ours:.3f} vs {v_sk:.3f}, truth {truth})")
+        rows.append(
+            dict(
+                n=n,
+                seleak_s=t_ours,
+                sklearn_s=t_sk,
+                ratio=t_sk / t_ours,
+                seleak_nats=v_ours,
+                sklearn_nats=v_sk,
+                true_nats=truth,
+            )
+        )
+        print(
+            f"KSG d=1 N={n:>6}: seleak {t_ours * 1e3:8.1f} ms, sklearn {t_sk * 1e3:8.1f} ms, "
+            f"sklearn/seleak = {t_sk / t_ours:5.2f}x  (estimates {v_ours:.3f} vs {v_sk:.3f}, truth {truth})"
+        )
     return rows
 
 
@@ -58,8 +67,16 @@ def per_step(name: str, critic: str, batch: int, dim: int, steps: tuple[int, int
     x, y, _ = correlated_gaussian(4000, dim, 2.0, seed=0)
     ts = []
     for s in steps:
-        est = get_estimator(name, steps=s, batch_size=batch, critic=critic, hidden=(256, 256),
-                            early_stopping=False, eval_every=10**9, val_fraction=0.05)
+        est = get_estimator(
+            name,
+            steps=s,
+            batch_size=batch,
+            critic=critic,
+            hidden=(256, 256),
+            early_stopping=False,
+            eval_every=10**9,
+            val_fraction=0.05,
+        )
         ts.append(best_of(lambda: est.estimate(x, y), repeats))
     return max(ts[1] - ts[0], 0.0) / (steps[1] - steps[0])
 
@@ -71,10 +88,15 @@ def bench_steps(quick: bool) -> list[dict]:
             heavy = critic == "joint" and batch == 256
             steps = (2, 6) if heavy else ((10, 60) if quick else (20, 220))
             t = per_step("infonce", critic, batch, 20, steps, 2 if heavy else 3)
-            rows.append(dict(estimator="infonce", critic=critic, hidden=[256, 256], batch_size=batch, dim=20,
-                             ms_per_step=t * 1e3))
-            print(f"neural step, {critic:9s} 2x256, batch {batch:3d}, d=20: {t*1e3:8.2f} ms/step "
-                  f"({t*20000/60:.1f} min for 20 000 steps)")
+            rows.append(
+                dict(
+                    estimator="infonce", critic=critic, hidden=[256, 256], batch_size=batch, dim=20, ms_per_step=t * 1e3
+                )
+            )
+            print(
+                f"neural step, {critic:9s} 2x256, batch {batch:3d}, d=20: {t * 1e3:8.2f} ms/step "
+                f"({t * 20000 / 60:.1f} min for 20 000 steps)"
+            )
     return rows
 
 
@@ -94,10 +116,23 @@ def bench_batched(m: int, steps: int, threads: int) -> list[dict]:
         est.estimate_many(pairs[:1])  # warm-up (imports, allocator)
         t_seq = best_of(lambda: [est.estimate(x, y) for x, y in pairs], 1)
         t_bat = best_of(lambda: est_b.estimate_many(pairs), 1)
-        rows.append(dict(critic=label, hidden=list(hidden), batch_size=batch, problems=m, steps=steps,
-                         batched_threads=threads, sequential_s=t_seq, batched_s=t_bat, ratio=t_seq / t_bat))
-        print(f"{m} critics, {label:36s} batch {batch}: sequential {t_seq:6.2f} s, batched {t_bat:6.2f} s, "
-              f"sequential/batched = {t_seq / t_bat:4.2f}x")
+        rows.append(
+            dict(
+                critic=label,
+                hidden=list(hidden),
+                batch_size=batch,
+                problems=m,
+                steps=steps,
+                batched_threads=threads,
+                sequential_s=t_seq,
+                batched_s=t_bat,
+                ratio=t_seq / t_bat,
+            )
+        )
+        print(
+            f"{m} critics, {label:36s} batch {batch}: sequential {t_seq:6.2f} s, batched {t_bat:6.2f} s, "
+            f"sequential/batched = {t_seq / t_bat:4.2f}x"
+        )
     return rows
 
 
@@ -110,9 +145,16 @@ def main() -> None:
     ns = [1000, 3000, 10000] if args.quick else [1000, 3000, 10000, 30000, 100000]
     t0 = time.perf_counter()
     result = dict(
-        machine=dict(platform=platform.platform(), python=sys.version.split()[0], cpus=os.cpu_count(),
-                     load_average=os.getloadavg(), torch=torch.__version__, torch_threads=torch.get_num_threads(),
-                     sklearn=sklearn.__version__, numpy=np.__version__),
+        machine=dict(
+            platform=platform.platform(),
+            python=sys.version.split()[0],
+            cpus=os.cpu_count(),
+            load_average=os.getloadavg(),
+            torch=torch.__version__,
+            torch_threads=torch.get_num_threads(),
+            sklearn=sklearn.__version__,
+            numpy=np.__version__,
+        ),
         ksg_vs_sklearn_d1=bench_ksg(ns, 2 if args.quick else 3),
         neural_step_time=bench_steps(args.quick),
         batched_vs_sequential=bench_batched(8, 100 if args.quick else 300, args.threads),

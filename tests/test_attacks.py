@@ -61,7 +61,9 @@ def test_oracle_constant_is_never_worse_than_mid():
     imgs = smooth_images(6)
     for k in (1, 3, 6, 8):
         scheme = BitPlanes.msb(k)
-        res = {r.method: r for r in attacks.replacement_attack(imgs, se(imgs, scheme), scheme, methods=("mid", "oracle"))}
+        res = {
+            r.method: r for r in attacks.replacement_attack(imgs, se(imgs, scheme), scheme, methods=("mid", "oracle"))
+        }
         assert res["oracle"].oracle and not res["mid"].oracle
         assert np.all(res["oracle"].psnr_per_image >= res["mid"].psnr_per_image - 1e-9)
 
@@ -85,11 +87,20 @@ def test_unwrap_with_the_right_brightness_prior_is_exact():
 
 def test_reconstruction_beats_constant_replacement_on_smooth_images():
     imgs = smooth_images(4)
-    for spec, method, psnr_gain in (("msb:1", "unwrap", 10), ("msb:2", "unwrap", 3), ("msb:3", "unwrap", 3),
-                                    ("lsb:4", "smooth", 1), ("planes:6,3", "smooth", None)):
+    for spec, method, psnr_gain in (
+        ("msb:1", "unwrap", 10),
+        ("msb:2", "unwrap", 3),
+        ("msb:3", "unwrap", 3),
+        ("lsb:4", "smooth", 1),
+        ("planes:6,3", "smooth", None),
+    ):
         scheme = parse_scheme(spec)
-        res = {r.method: r for r in attacks.replacement_attack(imgs, se(imgs, scheme), scheme, methods=("mid", "auto"),
-                                                                prior_mean=PRIOR)}
+        res = {
+            r.method: r
+            for r in attacks.replacement_attack(
+                imgs, se(imgs, scheme), scheme, methods=("mid", "auto"), prior_mean=PRIOR
+            )
+        }
         assert method in res, spec  # "auto" resolves to the expected method
         assert res[method].ssim > res["mid"].ssim + 0.05, spec
         if psnr_gain is not None:  # planes 6 and 3: better structure, no better PSNR
@@ -260,9 +271,12 @@ def test_recognition_bad_input(patterns, kwargs, err):
 
 def test_attack_table_is_tidy():
     imgs, labels = pattern_data(n_per_class=20, size=12)
-    table = attacks.attack_table(imgs, labels, KEY, ["msb:0", "msb:4", "dct:q50:dc"], methods=("mid", "auto"),
-                                 epochs=1, threads=1)
-    assert {"scheme", "k", "attack", "method", "psnr_db", "ssim", "accuracy", "mi_lower_bound_nats"} <= set(table.columns)
+    table = attacks.attack_table(
+        imgs, labels, KEY, ["msb:0", "msb:4", "dct:q50:dc"], methods=("mid", "auto"), epochs=1, threads=1
+    )
+    assert {"scheme", "k", "attack", "method", "psnr_db", "ssim", "accuracy", "mi_lower_bound_nats"} <= set(
+        table.columns
+    )
     # 2 replacement rows for each pixel scheme, none for DCT, one recognition row for every scheme
     assert len(table) == 2 * 2 + 3
     assert set(table.loc[table.scheme == "dct:q50:dc", "attack"]) == {"recognition"}
@@ -271,8 +285,17 @@ def test_attack_table_is_tidy():
 
 def test_attack_table_passes_sweeps_and_recognition_options():
     imgs, labels = pattern_data(n_per_class=20, size=12)
-    table = attacks.attack_table(imgs, labels, KEY, ["lsb:2"], methods=("auto",), epochs=1, threads=1, sweeps=0,
-                                 recognition_options={"features": "pixels", "lr": 1e-3, "batch_size": 16})
+    table = attacks.attack_table(
+        imgs,
+        labels,
+        KEY,
+        ["lsb:2"],
+        methods=("auto",),
+        epochs=1,
+        threads=1,
+        sweeps=0,
+        recognition_options={"features": "pixels", "lr": 1e-3, "batch_size": 16},
+    )
     assert set(table["method"]) == {"smooth", "cnn-pixels"}
     with pytest.raises(ValueError, match="recognition_options"):
         attacks.attack_table(imgs, labels, KEY, ["lsb:2"], recognition_options={"epochs": 3})
@@ -285,11 +308,26 @@ def test_attack_table_passes_sweeps_and_recognition_options():
 
 def test_attack_measures_one_row_per_scheme_and_seed():
     imgs, labels = pattern_data(n_per_class=20, size=12)
-    long = pd.concat([attacks.attack_table(imgs, labels, KEY, ["msb:0", "msb:4", "dct:q50:dc"], seed=s, epochs=1,
-                                           threads=1, methods=("mid", "oracle", "auto")) for s in (0, 1)])
+    long = pd.concat(
+        [
+            attacks.attack_table(
+                imgs,
+                labels,
+                KEY,
+                ["msb:0", "msb:4", "dct:q50:dc"],
+                seed=s,
+                epochs=1,
+                threads=1,
+                methods=("mid", "oracle", "auto"),
+            )
+            for s in (0, 1)
+        ]
+    )
     wide = attacks.attack_measures(long)
     assert len(wide) == 6 and set(wide["seed"]) == {0, 1}
-    assert {"psnr_mid", "ssim_oracle", "psnr_rec", "rec_method", "accuracy", "chance", "label_mi_nats"} <= set(wide.columns)
+    assert {"psnr_mid", "ssim_oracle", "psnr_rec", "rec_method", "accuracy", "chance", "label_mi_nats"} <= set(
+        wide.columns
+    )
     k0 = wide[(wide.scheme == "msb:0") & (wide.seed == 0)].iloc[0]
     assert k0["psnr_mid"] == math.inf and k0["ssim_rec"] == pytest.approx(1.0)
     dct = wide[wide.scheme == "dct:q50:dc"]

@@ -26,7 +26,9 @@ def _load_check_book():
 def test_check_book_asks_for_make_book_when_the_html_is_missing(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--html", str(tmp_path / "html"), "--screenshots", str(tmp_path / "shots")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "make book" in proc.stderr
@@ -37,7 +39,9 @@ def test_check_book_asks_for_apt_chromium_when_the_browser_is_missing(tmp_path):
     (tmp_path / "html" / "index.html").write_text("<p>book</p>")
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--html", str(tmp_path / "html"), "--chromium", str(tmp_path / "no-chromium")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "apt-get install chromium" in proc.stderr
@@ -80,7 +84,9 @@ def test_the_browser_check_fails_without_mathjax_and_on_a_remote_script(tmp_path
     shutil.copytree(_built_book(), broken)
     shutil.rmtree(broken / "_static" / "mathjax")
     page = broken / "book" / "intro.html"
-    page.write_text(page.read_text().replace("</head>", '<script src="https://cdn.example.org/x.js"></script></head>', 1))
+    page.write_text(
+        page.read_text().replace("</head>", '<script src="https://cdn.example.org/x.js"></script></head>', 1)
+    )
     status = check_book.main(["--html", str(broken), "--root", str(REPO), "--screenshots", str(tmp_path / "shots")])
     err = capsys.readouterr().err
     assert status == 1

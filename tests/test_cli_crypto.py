@@ -145,8 +145,16 @@ def test_encrypt_errors_are_one_line_exit_2(tmp_path, key_file, capsys, args, me
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "x.jpg")
     Image.fromarray(np.zeros((8, 8), np.uint8)).convert("P").save(tmp_path / "pal.png")
     capsys.readouterr()
-    fill = {"src": src, "out": tmp_path / "out.png", "key": key_file, "tmp": tmp_path, "enc": enc,
-            "badkey": tmp_path / "bad.key", "jpg": tmp_path / "x.jpg", "pal": tmp_path / "pal.png"}
+    fill = {
+        "src": src,
+        "out": tmp_path / "out.png",
+        "key": key_file,
+        "tmp": tmp_path,
+        "enc": enc,
+        "badkey": tmp_path / "bad.key",
+        "jpg": tmp_path / "x.jpg",
+        "pal": tmp_path / "pal.png",
+    }
     assert cli.main([a.format(**fill) for a in args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
@@ -181,8 +189,23 @@ def test_leak_on_npz_files_writes_a_table(tmp_path, capsys):
     np.savez(tmp_path / "full.npz", images=encrypt(plain, key, Full(), seed=0).images)
     out = tmp_path / "t.csv"
     base = ["--embedding", "pixels", "--pca", "3", "--permutations", "19", "--bootstrap", "20"]
-    assert cli.main(["leak", str(tmp_path / "plain.npz"), str(tmp_path / "msb1.npz"), "--estimator", "gaussian",
-                     "--estimator", "ksg:k=4", *base, "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "leak",
+                str(tmp_path / "plain.npz"),
+                str(tmp_path / "msb1.npz"),
+                "--estimator",
+                "gaussian",
+                "--estimator",
+                "ksg:k=4",
+                *base,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(out)
     assert list(table.estimator) == ["gaussian", "ksg"]
     assert {"mi_nats", "mi_bits", "ci_low", "ci_high", "p_value", "n"} <= set(table.columns)
@@ -191,11 +214,38 @@ def test_leak_on_npz_files_writes_a_table(tmp_path, capsys):
     assert np.allclose(table.p_value, 1 / 20) and (table.mi_nats > 0.3).all()
     assert "gaussian" in capsys.readouterr().out
     # fully encrypted: no evidence of dependence, and a much smaller estimate
-    assert cli.main(["leak", str(tmp_path / "plain.npz"), str(tmp_path / "full.npz"), "--estimator", "gaussian",
-                     *base, "--out", str(out)]) == 2  # an existing table is not overwritten silently
+    assert (
+        cli.main(
+            [
+                "leak",
+                str(tmp_path / "plain.npz"),
+                str(tmp_path / "full.npz"),
+                "--estimator",
+                "gaussian",
+                *base,
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )  # an existing table is not overwritten silently
     assert "already exists" in capsys.readouterr().err
-    assert cli.main(["leak", str(tmp_path / "plain.npz"), str(tmp_path / "full.npz"), "--estimator", "gaussian",
-                     *base, "--out", str(out), "--force"]) == 0
+    assert (
+        cli.main(
+            [
+                "leak",
+                str(tmp_path / "plain.npz"),
+                str(tmp_path / "full.npz"),
+                "--estimator",
+                "gaussian",
+                *base,
+                "--out",
+                str(out),
+                "--force",
+            ]
+        )
+        == 0
+    )
     full = pd.read_csv(out)
     assert full.mi_nats[0] < 0.5 * table.mi_nats[0]
 
@@ -212,8 +262,18 @@ def test_leak_pairs_folders_by_file_name(tmp_path):
         Image.fromarray(cipher[i]).save(tmp_path / "c" / names[i])
     np.savez(tmp_path / "p.npz", images=plain)
     np.savez(tmp_path / "c.npz", images=cipher)
-    common = ["--estimator", "gaussian", "--embedding", "pixels", "--pca", "3", "--permutations", "9",
-              "--bootstrap", "0"]
+    common = [
+        "--estimator",
+        "gaussian",
+        "--embedding",
+        "pixels",
+        "--pca",
+        "3",
+        "--permutations",
+        "9",
+        "--bootstrap",
+        "0",
+    ]
     tables = []
     for a, b in (("p", "c"), ("p.npz", "c.npz")):
         out = tmp_path / f"{a}.csv"
@@ -240,7 +300,19 @@ def test_leak_bad_input(tmp_path, capsys, extra, message):
     np.savez(tmp_path / "short.npz", images=smooth_batch(5))
     assert cli.main(["leak", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--embedding", "pixels", *extra]) == 2
     assert message in capsys.readouterr().err
-    assert cli.main(["leak", str(tmp_path / "a.npz"), str(tmp_path / "short.npz"), "--estimator", "gaussian",
-                     "--embedding", "pixels"]) == 2
+    assert (
+        cli.main(
+            [
+                "leak",
+                str(tmp_path / "a.npz"),
+                str(tmp_path / "short.npz"),
+                "--estimator",
+                "gaussian",
+                "--embedding",
+                "pixels",
+            ]
+        )
+        == 2
+    )
     np.savez(tmp_path / "noimg.npz", x=smooth_batch(10))
     assert cli.main(["leak", str(tmp_path / "a.npz"), str(tmp_path / "noimg.npz"), "--estimator", "gaussian"]) == 2

@@ -38,8 +38,13 @@ def png_file(path: Path, width: int, height: int, depth: int, colour: int, extra
     rng = np.random.default_rng(0)
     raw = b"".join(b"\0" + rng.integers(0, 256, row_bytes, dtype=np.uint8).tobytes() for _ in range(height))
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + b"".join(extra)
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + b"".join(extra)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
     path.write_bytes(data)
     return path
 
@@ -118,8 +123,9 @@ def test_pillow_i16_grey_and_4_bit_grey_are_refused(tmp_path, key_file, capsys):
     png_file(tmp_path / "g4.png", 8, 8, 4, 0)
     for name, depth in (("i16.png", "16-bit"), ("g4.png", "4-bit")):
         out = tmp_path / f"{name}.out.png"
-        assert cli.main(["encrypt", str(tmp_path / name), str(out), "--scheme", "full",
-                         "--key-file", str(key_file)]) == 2
+        assert (
+            cli.main(["encrypt", str(tmp_path / name), str(out), "--scheme", "full", "--key-file", str(key_file)]) == 2
+        )
         assert depth in one_error_line(capsys) and not out.exists()
 
 
@@ -128,8 +134,10 @@ def test_16_bit_png_in_a_leak_folder_is_refused(tmp_path, capsys):
         (tmp_path / side).mkdir()
         for i in range(8):
             png_file(tmp_path / side / f"{i}.png", 8, 8, 16 if (side, i) == ("c", 3) else 8, 2)
-    assert cli.main(["leak", str(tmp_path / "p"), str(tmp_path / "c"), "--estimator", "gaussian",
-                     "--embedding", "pixels"]) == 2
+    assert (
+        cli.main(["leak", str(tmp_path / "p"), str(tmp_path / "c"), "--estimator", "gaussian", "--embedding", "pixels"])
+        == 2
+    )
     err = one_error_line(capsys)
     assert "3.png" in err and "16-bit" in err
 
@@ -157,8 +165,7 @@ def test_existing_output_needs_force(tmp_path, key_file, encrypted, capsys):
     err = one_error_line(capsys)
     assert "already exists" in err and "--force" in err
     assert enc.read_bytes() == before
-    assert cli.main(["encrypt", str(src), str(enc), "--scheme", "lsb:1", "--key-file", str(key_file),
-                     "--force"]) == 0
+    assert cli.main(["encrypt", str(src), str(enc), "--scheme", "lsb:1", "--key-file", str(key_file), "--force"]) == 0
     assert enc.read_bytes() != before
     back = tmp_path / "back.png"
     back.write_bytes(b"keep me")
@@ -248,8 +255,7 @@ def test_compressed_text_bomb_is_refused_without_expanding_it(tmp_path, key_file
 def test_long_uncompressed_metadata_is_refused_before_it_is_read(tmp_path, key_file, capsys):
     value = b"region:mask:8x8:" + b"A" * 2_000_000
     src = png_file(tmp_path / "long.png", 8, 8, 8, 0, [chunk(b"tEXt", b"seleak:scheme\0" + value)])
-    code, peak = _peak_mb(lambda: cli.main(["decrypt", str(src), str(tmp_path / "o.png"),
-                                            "--key-file", str(key_file)]))
+    code, peak = _peak_mb(lambda: cli.main(["decrypt", str(src), str(tmp_path / "o.png"), "--key-file", str(key_file)]))
     assert code == 2 and peak < 1, peak  # the 2 MB chunk is skipped, not read
     assert "more than" in one_error_line(capsys)
 
@@ -284,8 +290,12 @@ def test_ciphertext_load_bounds_the_scheme_spec(tmp_path):
 
     packed = compressed_repeat(b"", b"\xff", 40 << 20)
     spec = "region:mask:8x8:" + base64.urlsafe_b64encode(packed).decode().rstrip("=")
-    np.savez(tmp_path / "ct.npz", images=np.zeros((1, 8, 8), np.uint8), nonces=np.zeros((1, 16), np.uint8),
-             scheme=np.array(spec))
+    np.savez(
+        tmp_path / "ct.npz",
+        images=np.zeros((1, 8, 8), np.uint8),
+        nonces=np.zeros((1, 16), np.uint8),
+        scheme=np.array(spec),
+    )
     with pytest.raises(ValueError, match="crafted"):
         Ciphertext.load(tmp_path / "ct.npz")
     # a legitimate mask region goes through save and load
@@ -306,8 +316,7 @@ def test_mask_region_round_trip_through_png(tmp_path, key_file):
     assert cli.main(["decrypt", str(enc), str(back), "--key-file", str(key_file)]) == 0
     np.testing.assert_array_equal(read_png(back).pixels, original)
     wrong = Region(mask=np.ones((5, 5), bool)).spec
-    assert cli.main(["encrypt", str(src), str(tmp_path / "x.png"), "--scheme", wrong,
-                     "--key-file", str(key_file)]) == 2
+    assert cli.main(["encrypt", str(src), str(tmp_path / "x.png"), "--scheme", wrong, "--key-file", str(key_file)]) == 2
 
 
 # --- 4. integrity: a MAC under a per-ciphertext derived key ---------------------------------------
@@ -462,8 +471,9 @@ def test_two_files_under_one_key_cannot_be_linked(tmp_path, key_file):
     write_image(src, "L")
     texts = []
     for name in ("a.png", "b.png"):
-        assert cli.main(["encrypt", str(src), str(tmp_path / name), "--scheme", "msb:1",
-                         "--key-file", str(key_file)]) == 0
+        assert (
+            cli.main(["encrypt", str(src), str(tmp_path / name), "--scheme", "msb:1", "--key-file", str(key_file)]) == 0
+        )
         with Image.open(tmp_path / name) as im:
             texts.append(dict(im.text))
     a, b = texts
@@ -478,8 +488,7 @@ def test_duplicate_metadata_field_is_refused(tmp_path, key_file, encrypted, caps
     twice = data[:at] + chunk(b"tEXt", b"seleak:scheme\0full") + data[at:]
     (tmp_path / "twice.png").write_bytes(twice)
     capsys.readouterr()
-    assert cli.main(["decrypt", str(tmp_path / "twice.png"), str(tmp_path / "o.png"),
-                     "--key-file", str(key_file)]) == 2
+    assert cli.main(["decrypt", str(tmp_path / "twice.png"), str(tmp_path / "o.png"), "--key-file", str(key_file)]) == 2
     assert "twice" in one_error_line(capsys)
 
 
@@ -572,7 +581,7 @@ def test_damaged_png_is_one_line(tmp_path, key_file, capsys, damage):
     if damage == "truncated":
         data = data[: idat + 60]
     elif damage == "bad-idat":
-        data = data[: idat + 10] + bytes(50) + data[idat + 60:]
+        data = data[: idat + 10] + bytes(50) + data[idat + 60 :]
     elif damage == "bad-ihdr":
         data = data[:18] + b"\xff" + data[19:]
     elif damage == "empty":
@@ -590,8 +599,9 @@ def test_decompression_bomb_image_is_one_line(tmp_path, key_file, capsys, monkey
     src = tmp_path / "big.png"
     write_image(src, "L", shape=(40, 40))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # 1600 pixels: more than twice the limit
-    assert cli.main(["encrypt", str(src), str(tmp_path / "o.png"), "--scheme", "msb:1",
-                     "--key-file", str(key_file)]) == 2
+    assert (
+        cli.main(["encrypt", str(src), str(tmp_path / "o.png"), "--scheme", "msb:1", "--key-file", str(key_file)]) == 2
+    )
     assert "decompression-bomb" in one_error_line(capsys)
 
 
@@ -599,8 +609,11 @@ def test_output_that_is_a_folder_or_in_a_missing_folder_is_one_line(tmp_path, ke
     src, enc, _ = encrypted
     (tmp_path / "dir.png").mkdir()
     (tmp_path / "afile").write_bytes(b"x")
-    cases = [(tmp_path / "dir.png", "folder"), (tmp_path / "missing" / "o.png", "does not exist"),
-             (tmp_path / "afile" / "o.png", "not a folder")]
+    cases = [
+        (tmp_path / "dir.png", "folder"),
+        (tmp_path / "missing" / "o.png", "does not exist"),
+        (tmp_path / "afile" / "o.png", "not a folder"),
+    ]
     for out, message in cases:
         for force in ([], ["--force"]):
             assert cli.main(["decrypt", str(enc), str(out), "--key-file", str(key_file), *force]) == 2
@@ -641,21 +654,37 @@ def test_unreadable_image_in_a_leak_folder_is_one_line(tmp_path, capsys):
         for i in range(10):
             write_image(tmp_path / side / f"{i:02d}.png", "L", shape=(8, 8), seed=i)
     (tmp_path / "c" / "04.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    assert cli.main(["leak", str(tmp_path / "p"), str(tmp_path / "c"), "--estimator", "gaussian",
-                     "--embedding", "pixels"]) == 2
+    assert (
+        cli.main(["leak", str(tmp_path / "p"), str(tmp_path / "c"), "--estimator", "gaussian", "--embedding", "pixels"])
+        == 2
+    )
     assert "04.png" in one_error_line(capsys)
     (tmp_path / "c" / "04.png").write_bytes(b"not an image at all")
     (tmp_path / "c" / "04.bmp").write_bytes(b"BM broken bitmap")
-    assert cli.main(["leak", str(tmp_path / "p"), str(tmp_path / "c"), "--estimator", "gaussian",
-                     "--embedding", "pixels"]) == 2
+    assert (
+        cli.main(["leak", str(tmp_path / "p"), str(tmp_path / "c"), "--estimator", "gaussian", "--embedding", "pixels"])
+        == 2
+    )
     assert "04." in one_error_line(capsys)
 
 
 def test_corrupt_npz_in_leak_is_one_line(tmp_path, capsys):
     (tmp_path / "a.npz").write_bytes(b"PK\x03\x04 truncated")
     np.savez(tmp_path / "b.npz", images=np.zeros((10, 8, 8), np.uint8))
-    assert cli.main(["leak", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--estimator", "gaussian",
-                     "--embedding", "pixels"]) == 2
+    assert (
+        cli.main(
+            [
+                "leak",
+                str(tmp_path / "a.npz"),
+                str(tmp_path / "b.npz"),
+                "--estimator",
+                "gaussian",
+                "--embedding",
+                "pixels",
+            ]
+        )
+        == 2
+    )
     assert "a.npz" in one_error_line(capsys)
 
 
@@ -687,8 +716,20 @@ def test_estimator_setting_given_twice_is_refused(tmp_path, capsys):
     x = np.random.default_rng(0).integers(0, 256, (20, 6, 6), dtype=np.uint8)
     np.savez(tmp_path / "a.npz", images=x)
     np.savez(tmp_path / "b.npz", images=x)
-    assert cli.main(["leak", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--estimator", "ksg:k=3,k=5",
-                     "--embedding", "pixels"]) == 2
+    assert (
+        cli.main(
+            [
+                "leak",
+                str(tmp_path / "a.npz"),
+                str(tmp_path / "b.npz"),
+                "--estimator",
+                "ksg:k=3,k=5",
+                "--embedding",
+                "pixels",
+            ]
+        )
+        == 2
+    )
     err = one_error_line(capsys)
     assert "'k'" in err and "twice" in err
 
@@ -698,8 +739,20 @@ def test_leak_refuses_too_few_pairs(tmp_path, capsys, n):
     x = np.random.default_rng(0).integers(0, 256, (n, 6, 6), dtype=np.uint8)
     np.savez(tmp_path / "a.npz", images=x)
     np.savez(tmp_path / "b.npz", images=x)
-    assert cli.main(["leak", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--estimator", "gaussian",
-                     "--embedding", "pixels"]) == 2
+    assert (
+        cli.main(
+            [
+                "leak",
+                str(tmp_path / "a.npz"),
+                str(tmp_path / "b.npz"),
+                "--estimator",
+                "gaussian",
+                "--embedding",
+                "pixels",
+            ]
+        )
+        == 2
+    )
     assert f"need at least 8 paired images, got {n}" in one_error_line(capsys)
 
 
@@ -707,6 +760,20 @@ def test_leak_refuses_a_bad_level(tmp_path, capsys):
     x = np.random.default_rng(0).integers(0, 256, (10, 6, 6), dtype=np.uint8)
     np.savez(tmp_path / "a.npz", images=x)
     np.savez(tmp_path / "b.npz", images=x)
-    assert cli.main(["leak", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--estimator", "gaussian",
-                     "--embedding", "pixels", "--level", "95"]) == 2
+    assert (
+        cli.main(
+            [
+                "leak",
+                str(tmp_path / "a.npz"),
+                str(tmp_path / "b.npz"),
+                "--estimator",
+                "gaussian",
+                "--embedding",
+                "pixels",
+                "--level",
+                "95",
+            ]
+        )
+        == 2
+    )
     assert "--level" in one_error_line(capsys)

@@ -10,9 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seleak import data
-from seleak.data import available_datasets, load_dataset, resize_images, subsample_indices
-
+from seleak.data import available_datasets, disk, load_dataset, resize_images, subsample_indices
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
 
@@ -114,9 +112,14 @@ def test_resize_of_constant_image_is_constant():
 
 @pytest.mark.parametrize(
     "kwargs, err",
-    [({"name": "nope"}, ValueError), ({"name": "digits", "split": "val"}, ValueError),
-     ({"name": "digits", "n": 0}, ValueError), ({"name": "digits", "n": 2.5}, ValueError),
-     ({"name": "digits", "size": 0}, ValueError), ({"name": "cifar10", "split": "all"}, ValueError)],
+    [
+        ({"name": "nope"}, ValueError),
+        ({"name": "digits", "split": "val"}, ValueError),
+        ({"name": "digits", "n": 0}, ValueError),
+        ({"name": "digits", "n": 2.5}, ValueError),
+        ({"name": "digits", "size": 0}, ValueError),
+        ({"name": "cifar10", "split": "all"}, ValueError),
+    ],
 )
 def test_bad_arguments_raise(kwargs, err, tmp_path):
     with pytest.raises(err):
@@ -202,8 +205,9 @@ def _write_mnist(root: Path, folder: str, n: int = 6, gz: bool = False, seed: in
     return x, y
 
 
-@pytest.mark.parametrize("name, folder, gz", [("mnist", "MNIST", False), ("fashionmnist", "FashionMNIST", True),
-                                              ("kmnist", "KMNIST", False)])
+@pytest.mark.parametrize(
+    "name, folder, gz", [("mnist", "MNIST", False), ("fashionmnist", "FashionMNIST", True), ("kmnist", "KMNIST", False)]
+)
 def test_fake_mnist_family_root_loads(tmp_path, no_network, name, folder, gz):
     x, y = _write_mnist(tmp_path, folder, gz=gz)
     for split in ("train", "test"):
@@ -242,7 +246,8 @@ def test_download_is_only_attempted_when_asked(tmp_path, monkeypatch):
         calls.append((name, split))
         _write_mnist(root, "MNIST")
 
-    monkeypatch.setattr(data, "_download", fake_download)
+    # load_disk in seleak.data.disk calls _download through its module globals, so patch it there
+    monkeypatch.setattr(disk, "_download", fake_download)
     with pytest.raises(FileNotFoundError):
         load_dataset("mnist", root=tmp_path)
     assert calls == []

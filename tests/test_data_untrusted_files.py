@@ -12,14 +12,17 @@ import pytest
 
 from seleak.data import UnsafePickleError, load_dataset
 
-
 pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def _batch(n: int = 3, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    return {"batch_label": "b", "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            "labels": rng.integers(0, 10, n).tolist(), "filenames": [b"x.png"] * n}
+    return {
+        "batch_label": "b",
+        "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        "labels": rng.integers(0, 10, n).tolist(),
+        "filenames": [b"x.png"] * n,
+    }
 
 
 def _cifar10(root: Path, protocol: int = pickle.DEFAULT_PROTOCOL) -> Path:
@@ -57,8 +60,11 @@ def test_a_pickle_that_would_run_code_is_refused_and_nothing_runs(tmp_path: Path
     folder = _cifar10(tmp_path)
     marker = tmp_path / "marker"
     (folder / victim).write_bytes(pickle.dumps({**_batch(), "labels": payload(marker)}))
-    with pytest.raises(UnsafePickleError, match=rf"refused to load .*{victim}: it asks to run .*Nothing in it "
-                                                r"was executed.*re-download"):
+    with pytest.raises(
+        UnsafePickleError,
+        match=rf"refused to load .*{victim}: it asks to run .*Nothing in it "
+        r"was executed.*re-download",
+    ):
         load_dataset("cifar10", root=tmp_path, split="test")
     assert not marker.exists()
     assert issubclass(UnsafePickleError, ValueError)  # the command line reports it in one line
@@ -89,12 +95,18 @@ def test_python2_numpy_names_of_the_official_files_load(tmp_path: Path) -> None:
         (lambda b: b"", r"test_batch is damaged and cannot be read .*re-download it"),
         (lambda b: b"\x00garbage" * 10, r"test_batch is damaged and cannot be read .*re-download it"),
         (lambda b: pickle.dumps([1, 2, 3]), r"test_batch holds a list, not the official dict.*re-download it"),
-        (lambda b: pickle.dumps({"data": np.zeros((2, 5), np.uint8), "labels": [0, 1]}),
-         r"test_batch is not a valid batch \('data' is uint8 \(2, 5\).*re-download it"),
-        (lambda b: pickle.dumps({"data": np.zeros((2, 3072), np.uint8)}),
-         r"test_batch is not a valid batch .*'labels'.*re-download it"),
-        (lambda b: pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [1]}),
-         r"test_batch is not a valid batch .*2 integer labels.*re-download it"),
+        (
+            lambda b: pickle.dumps({"data": np.zeros((2, 5), np.uint8), "labels": [0, 1]}),
+            r"test_batch is not a valid batch \('data' is uint8 \(2, 5\).*re-download it",
+        ),
+        (
+            lambda b: pickle.dumps({"data": np.zeros((2, 3072), np.uint8)}),
+            r"test_batch is not a valid batch .*'labels'.*re-download it",
+        ),
+        (
+            lambda b: pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [1]}),
+            r"test_batch is not a valid batch .*2 integer labels.*re-download it",
+        ),
     ],
 )
 def test_a_damaged_batch_is_a_clear_error_naming_the_file(tmp_path: Path, damage, message: str) -> None:

@@ -331,8 +331,9 @@ def test_trained_embedder_on_a_torchvision_format_data_set(tmp_path):
     folder.mkdir(parents=True)
     for fname in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         with open(folder / fname, "wb") as fh:
-            pickle.dump({"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8),
-                         "labels": rng.integers(0, 10, 8).tolist()}, fh)
+            pickle.dump(
+                {"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8), "labels": rng.integers(0, 10, 8).tolist()}, fh
+            )
     emb = get_embedder("trained:cifar10", data_root=tmp_path / "data", train_config=TrainConfig(epochs=1))
     assert emb.info["n_train"] == 40 and emb.info["n_test"] == 8 and emb.info["in_channels"] == 3
     assert emb.embed(load_dataset("photos", n=4).images, progress=False).shape == (4, 128)

@@ -83,8 +83,10 @@ def test_other_seeds_and_settings_are_trained_not_shipped():
 def test_digit_images_are_the_same_with_the_portable_cpu_kernels():
     # a fresh interpreter with torch's portable kernels (what another processor may run) must build
     # byte-identical digit images: the shipped model's provenance depends on it
-    code = ("from seleak.data import load_dataset; from seleak._io import hash_array; "
-            "print(hash_array(load_dataset('digits').images))")
+    code = (
+        "from seleak.data import load_dataset; from seleak._io import hash_array; "
+        "print(hash_array(load_dataset('digits').images))"
+    )
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == hash_array(load_dataset("digits").images)
@@ -107,8 +109,13 @@ def test_resampling_agrees_with_torch_up_to_rounding():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (4, 48, 40, 3), dtype=np.uint8)
     ours = resize_images(images, (32, 24)).astype(int)
-    ref = F.interpolate(torch.from_numpy(images).permute(0, 3, 1, 2).float(), size=(32, 24), mode="bilinear",
-                        align_corners=False, antialias=True)
+    ref = F.interpolate(
+        torch.from_numpy(images).permute(0, 3, 1, 2).float(),
+        size=(32, 24),
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )
     ref = ref.round().clamp(0, 255).permute(0, 2, 3, 1).numpy().astype(int)
     # the same filter; only pixels within float32 noise of a half level may round the other way
     assert np.abs(ours - ref).max() <= 1

@@ -234,9 +234,27 @@ def test_amounts() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "msb", "msb:9", "msb:x", "lsb:-1", "planes:8", "planes:7,7", "region:box:1,2,3",
-            "region:box:3,0,1,5", "region:center:0", "region:center:x", "region:oval:1", "dct:50:dc",
-            "dct:q0:dc", "dct:q50:ac64", "dct:q50:zz", "aes", "region:mask:4x4:!!"],
+    "bad",
+    [
+        "",
+        "msb",
+        "msb:9",
+        "msb:x",
+        "lsb:-1",
+        "planes:8",
+        "planes:7,7",
+        "region:box:1,2,3",
+        "region:box:3,0,1,5",
+        "region:center:0",
+        "region:center:x",
+        "region:oval:1",
+        "dct:50:dc",
+        "dct:q0:dc",
+        "dct:q50:ac64",
+        "dct:q50:zz",
+        "aes",
+        "region:mask:4x4:!!",
+    ],
 )
 def test_bad_specs_list_the_forms(bad: str) -> None:
     with pytest.raises(ValueError, match="Forms:"):

@@ -28,8 +28,17 @@ def test_bad_images(images, exc, match) -> None:
         encrypt(images, KEY, Full())
 
 
-@pytest.mark.parametrize("planes,exc", [((8,), ValueError), ((-1,), ValueError), ((7, 7), ValueError),
-                                         ((1.5,), TypeError), ("75", TypeError), ((True,), TypeError)])
+@pytest.mark.parametrize(
+    "planes,exc",
+    [
+        ((8,), ValueError),
+        ((-1,), ValueError),
+        ((7, 7), ValueError),
+        ((1.5,), TypeError),
+        ("75", TypeError),
+        ((True,), TypeError),
+    ],
+)
 def test_bad_planes(planes, exc) -> None:
     with pytest.raises(exc, match="0..7|repeat"):
         BitPlanes(planes)
@@ -43,8 +52,16 @@ def test_bad_k(k) -> None:
         BitPlanes.lsb(k)
 
 
-@pytest.mark.parametrize("key,exc", [(bytes(15), ValueError), (bytes(17), ValueError), (bytes(0), ValueError),
-                                      ("00" * 16, TypeError), (12345, TypeError)])
+@pytest.mark.parametrize(
+    "key,exc",
+    [
+        (bytes(15), ValueError),
+        (bytes(17), ValueError),
+        (bytes(0), ValueError),
+        ("00" * 16, TypeError),
+        (12345, TypeError),
+    ],
+)
 def test_bad_keys(key, exc) -> None:
     with pytest.raises(exc, match="16, 24 or 32"):
         encrypt(GOOD, key, Full())
@@ -100,10 +117,18 @@ def test_bad_scheme_and_ciphertext() -> None:
         decrypt(Ciphertext(dct.images, dct.nonces, dct.scheme), KEY)
 
 
-@pytest.mark.parametrize("kw,exc", [({"quality": 0}, ValueError), ({"quality": 101}, ValueError),
-                                    ({"quality": 50.0}, TypeError), ({"ac_signs": 64}, ValueError),
-                                    ({"ac_signs": (0, 1)}, ValueError), ({"ac_signs": (2, 2)}, ValueError),
-                                    ({"dc": "yes"}, TypeError)])
+@pytest.mark.parametrize(
+    "kw,exc",
+    [
+        ({"quality": 0}, ValueError),
+        ({"quality": 101}, ValueError),
+        ({"quality": 50.0}, TypeError),
+        ({"ac_signs": 64}, ValueError),
+        ({"ac_signs": (0, 1)}, ValueError),
+        ({"ac_signs": (2, 2)}, ValueError),
+        ({"dc": "yes"}, TypeError),
+    ],
+)
 def test_bad_dct(kw, exc) -> None:
     with pytest.raises(exc):
         DCT(**kw)

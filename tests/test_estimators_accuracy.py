@@ -23,8 +23,8 @@ from seleak.estimators.groundtruth import (
     warped_gaussian,
 )
 
-
 # --- ground truth itself ---------------------------------------------------------------------------
+
 
 def test_rho_and_mi_formulas_invert():
     for mi, d in [(0.1, 1), (2.0, 20), (10.0, 20)]:
@@ -38,6 +38,7 @@ def test_discrete_mi_of_independent_table_is_zero():
 
 
 # --- gaussian -------------------------------------------------------------------------------------
+
 
 # error sd over 200 seeds: 0.0145, 0.029, 0.053 (bias < 0.003): the tolerances are 4.1-4.7 sd
 @pytest.mark.parametrize("dim, mi, n, tol", [(1, 0.5, 3000, 0.06), (5, 2.0, 3000, 0.12), (20, 4.0, 2000, 0.25)])
@@ -74,6 +75,7 @@ def test_gaussian_projects_when_dimension_approaches_n():
 
 # --- ksg ------------------------------------------------------------------------------------------
 
+
 # error over 60 seeds (mean, sd): (+0.002, 0.017), (+0.014, 0.021), (+0.005, 0.025), (-0.050, 0.022):
 # each tolerance is >= 4.1 sd beyond the bias
 @pytest.mark.parametrize("dim, mi, tol", [(1, 0.5, 0.075), (1, 2.0, 0.1), (2, 1.0, 0.11), (3, 1.0, 0.14)])
@@ -104,6 +106,7 @@ def test_ksg_with_duplicates_stays_finite():
 
 
 # --- plugin ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kx, ky, n", [(2, 2, 100), (4, 5, 1000), (7, 3, 777)])
 def test_plugin_is_exact_on_discrete_data(kx, ky, n):

@@ -176,7 +176,8 @@ def test_constant_columns_are_dropped_when_the_estimator_projects_first() -> Non
     est = get_estimator("gaussian", pca_dim=2)
     assert est.estimate(xc, yc).nats == pytest.approx(est.estimate(x, y).nats, abs=1e-9)
     assert permutation_test(est, xc, yc, n_permutations=19, seed=0).p_value == pytest.approx(
-        permutation_test(est, x, y, n_permutations=19, seed=0).p_value)
+        permutation_test(est, x, y, n_permutations=19, seed=0).p_value
+    )
     with pytest.raises(ValueError, match="constant column"):  # no projection: still refused
         get_estimator("gaussian").estimate(xc, yc)
     with pytest.raises(ValueError, match="every column of x is constant"):

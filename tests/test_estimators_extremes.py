@@ -42,9 +42,14 @@ def xy():
     return x, y
 
 
-@pytest.mark.parametrize("name, settings", CASES,
-                         ids=[n + "".join(f"-{k}={v}" for k, v in st.items() if k in ("binning", "transform", "pca_dim",
-                                                                                     "shrinkage")) for n, st in CASES])
+@pytest.mark.parametrize(
+    "name, settings",
+    CASES,
+    ids=[
+        n + "".join(f"-{k}={v}" for k, v in st.items() if k in ("binning", "transform", "pca_dim", "shrinkage"))
+        for n, st in CASES
+    ],
+)
 def test_scaled_data_give_the_unscaled_estimate(name, settings, xy):
     x, y = xy
     est = get_estimator(name, **settings)

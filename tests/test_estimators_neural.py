@@ -56,8 +56,7 @@ def test_estimate_many_matches_one_by_one():
     pairs = [correlated_gaussian(600 + 100 * i, 2 + i, 0.5 * (i + 1), seed=i)[:2] for i in range(3)]
     kw = dict(steps=300, hidden=(32,), batch_size=32, eval_every=10, patience=3)  # they stop at different steps
     together = get_estimator("smile", **kw).estimate_many(pairs, seeds=[0, 1, 2])
-    alone = [get_estimator("smile", seed=s, **kw).estimate(*p)
-             for s, p in zip([0, 1, 2], pairs)]
+    alone = [get_estimator("smile", seed=s, **kw).estimate(*p) for s, p in zip([0, 1, 2], pairs)]
     for a, b in zip(together, alone):
         assert a.nats == pytest.approx(b.nats, abs=1e-4)  # same trajectory up to float rounding
         assert a.details["batched_with"] == 3 and a.settings["seed"] == b.settings["seed"]
@@ -70,8 +69,7 @@ def test_joint_estimate_many_matches_one_by_one_with_nulls():
     pairs = [correlated_gaussian(n, 2, 0.5, seed=n)[:2] for n in (400, 900, 60)]
     kw = dict(steps=30, hidden=(16,), batch_size=32, critic="joint", eval_every=10)
     together = get_estimator("infonce", **kw).estimate_many(pairs, n_permutations=5, permutation_seed=2)
-    alone = [get_estimator("infonce", **kw).estimate_many([p], n_permutations=5, permutation_seed=2)[0]
-             for p in pairs]
+    alone = [get_estimator("infonce", **kw).estimate_many([p], n_permutations=5, permutation_seed=2)[0] for p in pairs]
     for a, b in zip(together, alone):
         assert a.nats == pytest.approx(b.nats, abs=1e-4)
         np.testing.assert_allclose(a.null, b.null, atol=1e-4)
@@ -99,7 +97,8 @@ def test_fixed_critic_null_is_centred_near_zero(gauss1):
     rng = np.random.default_rng(0)
     y = rng.standard_normal(x.shape)
     r = get_estimator("infonce", steps=100, hidden=(32,), batch_size=64).estimate_many(
-        [(x, y)], n_permutations=50, permutation_seed=1)[0]
+        [(x, y)], n_permutations=50, permutation_seed=1
+    )[0]
     assert r.null.shape == (50,)
     assert abs(np.mean(r.null)) < 0.05  # -0.005 +- 0.001 over 4 data seeds
 

@@ -58,8 +58,9 @@ def test_seed_and_device_reach_the_estimator_unless_set_explicitly():
 
 def test_a_neural_estimator_gets_its_seed_interval_from_one_training():
     x, y, _ = correlated_gaussian(600, 2, 0.5, seed=3)
-    r = measure_leakage(x, y, "infonce", {"steps": 40, "hidden": (16,), "batch_size": 32}, permutations=19,
-                        neural_seeds=3, seed=5)
+    r = measure_leakage(
+        x, y, "infonce", {"steps": 40, "hidden": (16,), "batch_size": 32}, permutations=19, neural_seeds=3, seed=5
+    )
     assert r.interval == "seeds" and r.ci_low <= r.ci_high and r.settings["seed"] == 5
     # InfoNCE's held-out value cannot exceed log of its evaluation batch
     assert r.ceiling == pytest.approx(math.log(32)) and r.nats <= r.ceiling + 1e-9

@@ -29,7 +29,9 @@ def test_entropy_hand_values() -> None:
     assert entropy(u8([[0, 0], [1, 1]])) == pytest.approx(1.0)
     assert entropy(u8([[0, 1], [2, 3]])) == pytest.approx(2.0)
     assert entropy(u8([[7, 7], [7, 7]])) == 0.0
-    assert entropy(u8([[0, 0, 0], [0, 1, 1]])) == pytest.approx(-(2 / 3) * math.log2(2 / 3) - (1 / 3) * math.log2(1 / 3))
+    assert entropy(u8([[0, 0, 0], [0, 1, 1]])) == pytest.approx(
+        -(2 / 3) * math.log2(2 / 3) - (1 / 3) * math.log2(1 / 3)
+    )
     assert entropy(u8([[0, 1]]), unit="nats") == pytest.approx(math.log(2))
     assert entropy(np.arange(256, dtype=np.uint8).reshape(16, 16)) == pytest.approx(8.0)
 
@@ -154,17 +156,29 @@ def test_classic_metrics_table() -> None:
     y = encrypt(x, bytes(16), BitPlanes.msb(1), seed=0).images
     m = classic_metrics(x, y)
     assert 40 < m["npcr"] < 60
-    assert set(m) >= {"entropy_plain", "entropy_cipher", "corr_h_cipher", "corr_v_cipher", "corr_d_cipher",
-                      "uaci", "psnr", "ssim", "mi_plugin_bits"}
+    assert set(m) >= {
+        "entropy_plain",
+        "entropy_cipher",
+        "corr_h_cipher",
+        "corr_v_cipher",
+        "corr_d_cipher",
+        "uaci",
+        "psnr",
+        "ssim",
+        "mi_plugin_bits",
+    }
     g = classic_metrics(x[0, :, :, 0], y[0, :, :, 0])
     assert g["n_images"] == 1
 
 
-@pytest.mark.parametrize("a,b,exc", [
-    (np.zeros((4, 4), np.float32), np.zeros((4, 4), np.float32), TypeError),
-    (np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8), ValueError),
-    ([[0]], [[0]], TypeError),
-])
+@pytest.mark.parametrize(
+    "a,b,exc",
+    [
+        (np.zeros((4, 4), np.float32), np.zeros((4, 4), np.float32), TypeError),
+        (np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8), ValueError),
+        ([[0]], [[0]], TypeError),
+    ],
+)
 def test_metric_bad_inputs(a, b, exc) -> None:
     for f in (npcr_uaci, psnr, ssim, pixel_mi_plugin):
         with pytest.raises(exc):

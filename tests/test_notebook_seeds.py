@@ -48,8 +48,10 @@ def _checked_outputs(nb: dict) -> list[str]:
 
 
 CASES = [pytest.param(nb, seed, {}, id=f"{nb.stem}-seed{seed}") for nb in _seeded_notebooks() for seed in SEEDS]
-CASES += [pytest.param(nb, None, {"ATEN_CPU_CAPABILITY": "default"}, id=f"{nb.stem}-portable-kernels")
-          for nb in _seeded_notebooks()]
+CASES += [
+    pytest.param(nb, None, {"ATEN_CPU_CAPABILITY": "default"}, id=f"{nb.stem}-portable-kernels")
+    for nb in _seeded_notebooks()
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +62,14 @@ def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook,seed,env", CASES)
-def test_notebook_checks_hold_under_other_seeds(notebook: Path, seed: int | None, env: dict[str, str],
-                                                 study_dir: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_checks_hold_under_other_seeds(
+    notebook: Path,
+    seed: int | None,
+    env: dict[str, str],
+    study_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import papermill
 
     for key, value in env.items():
@@ -72,8 +79,9 @@ def test_notebook_checks_hold_under_other_seeds(notebook: Path, seed: int | None
         params["out_dir"] = str(study_dir)
     out = tmp_path / notebook.name
     # a failing cell (an assert of a check cell included) raises PapermillExecutionError here
-    papermill.execute_notebook(str(notebook), str(out), parameters=params, kernel_name="python3",
-                               cwd=str(notebook.parent), progress_bar=False)
+    papermill.execute_notebook(
+        str(notebook), str(out), parameters=params, kernel_name="python3", cwd=str(notebook.parent), progress_bar=False
+    )
     committed = _checked_outputs(json.loads(notebook.read_text()))
     executed = _checked_outputs(json.loads(out.read_text()))
     assert executed == committed, f"{notebook.name} (seed {seed}, env {env}): a checked cell printed other text"
@@ -87,4 +95,3 @@ def test_every_notebook_that_draws_randomness_takes_a_seed() -> None:
         draws = any(w in code for w in ("encrypt(", "run_study(", "permutation", "default_rng", "get_embedder("))
         if draws:
             assert "seed" in notebook_parameters(nb), f"{nb.name} draws random numbers but has no seed parameter"
-

@@ -27,8 +27,8 @@ from seleak.data import load_dataset
 from seleak.embedding import get_embedder
 from seleak.encryption import BitPlanes, Full, encrypt
 from seleak.estimators import get_estimator, project
-from seleak.stats import permutation_test
 from seleak.leakage import informative_columns
+from seleak.stats import permutation_test
 
 N_IMAGES = 200
 N_KEYS = 40

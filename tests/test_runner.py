@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import nbformat
 import pytest
+from book_helpers import write_notebook
 
 from seleak import cli
 from seleak.runner import (
@@ -26,42 +26,6 @@ from seleak.runner import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _notebook(path: Path, params: str, *body: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells.append(nbformat.v4.new_markdown_cell(f"# {path.stem}\n\nA page."))
-    cell = nbformat.v4.new_code_cell(params)
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells.append(cell)
-    nb.cells.extend(nbformat.v4.new_code_cell(src) for src in body)
-    nbformat.write(nb, path)
-
-
-@pytest.fixture()
-def tiny_book(tmp_path: Path) -> Path:
-    """A two-chapter book with the same structure as the real one."""
-    root = tmp_path / "tinybook"
-    (root / "book").mkdir(parents=True)
-    (root / "profiles").mkdir()
-    (root / "_config.yml").write_text(
-        "title: tiny\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: 'off'\n"
-        "sphinx:\n  config:\n    nb_execution_mode: 'off'\n"
-    )
-    (root / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/01_a\n  - file: book/02_b\n  - file: book/status\n"
-    )
-    (root / "book" / "intro.md").write_text("# Intro\n\nSee {doc}`01_a`.\n")
-    (root / "book" / "status.md").write_text("# Status\n\nFilled in by the runner.\n")
-    _notebook(root / "book" / "01_a.ipynb", 'n: int = 3  # how many\ndevice: str = "cpu"  # torch device',
-              "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-              "plt.plot(range(n)); plt.show()\nprint('n =', n, 'device =', device)")
-    _notebook(root / "book" / "02_b.ipynb", 'word: str = "hi"  # a word', "print(word * 2)")
-    (root / "profiles" / "quick.yaml").write_text(
-        "description: test\ndevice: cpu\nnotebooks:\n  01_a: {n: 5}\n  02_b: {word: yo}\n"
-    )
-    return root
 
 
 def test_unknown_parameter_in_profile_names_notebook_and_parameter(tiny_book: Path) -> None:
@@ -95,8 +59,12 @@ def test_missing_kernel_is_explained(tiny_book: Path) -> None:
 
 
 def test_failing_notebook_exits_non_zero_and_shows_the_cell(tiny_book: Path, capsys) -> None:
-    _notebook(tiny_book / "book" / "02_b.ipynb", 'word: str = "hi"  # a word',
-              "x = 1", "raise ValueError('boom in chapter b')")
+    write_notebook(
+        tiny_book / "book" / "02_b.ipynb",
+        'word: str = "hi"  # a word',
+        "x = 1",
+        "raise ValueError('boom in chapter b')",
+    )
     code = cli.main(["book", "--root", str(tiny_book), "--profile", "quick", "--no-build"])
     err = capsys.readouterr().err
     assert code != 0
@@ -161,7 +129,7 @@ def test_book_build_has_every_toc_page_and_no_dangling_references(tiny_book: Pat
 
 def test_refresh_keeps_only_checked_outputs(tmp_path: Path) -> None:
     nb_path = tmp_path / "nb.ipynb"
-    _notebook(nb_path, "k: int = 2  # a knob", "print('not kept', k)", "# NBVAL_CHECK_OUTPUT\nprint('kept', k)")
+    write_notebook(nb_path, "k: int = 2  # a knob", "print('not kept', k)", "# NBVAL_CHECK_OUTPUT\nprint('kept', k)")
     refresh_notebook(nb_path)
     nb = json.loads(nb_path.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
@@ -171,8 +139,10 @@ def test_refresh_keeps_only_checked_outputs(tmp_path: Path) -> None:
 
 
 def test_strip_volatile_drops_timings() -> None:
-    nb = {"metadata": {"papermill": {"duration": 1.0, "parameters": {"a": 1}}},
-          "cells": [{"cell_type": "code", "metadata": {"papermill": {"duration": 2}, "execution": {"x": 1}}}]}
+    nb = {
+        "metadata": {"papermill": {"duration": 1.0, "parameters": {"a": 1}}},
+        "cells": [{"cell_type": "code", "metadata": {"papermill": {"duration": 2}, "execution": {"x": 1}}}],
+    }
     out = strip_volatile(nb)
     assert out["metadata"] == {"seleak": {"parameters": {"a": 1}}}
     assert out["cells"][0]["metadata"] == {}

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_runner import _notebook, tiny_book  # noqa: F401  (the fixture is used by name)
+from book_helpers import write_notebook
 
 from seleak.runner import RunnerError, read_runs, run_book
 
@@ -51,13 +51,16 @@ def test_a_notebook_never_run_is_listed_as_such(tiny_book: Path) -> None:
 
 def test_a_failed_notebook_is_listed_as_failed(tiny_book: Path) -> None:
     run_book("quick", root=tiny_book, build=False, progress=False)  # a good run first
-    _notebook(tiny_book / "book" / "01_a.ipynb", "n: int = 3  # how many\ndevice: str = 'cpu'  # device",
-              "raise ValueError('boom')")
+    write_notebook(
+        tiny_book / "book" / "01_a.ipynb",
+        "n: int = 3  # how many\ndevice: str = 'cpu'  # device",
+        "raise ValueError('boom')",
+    )
     with pytest.raises(RunnerError, match="01_a.ipynb failed"):
         run_book("quick", root=tiny_book, build=False, progress=False)
     status = _status(tiny_book)
     a, b = _row(status, "01_a"), _row(status, "02_b")
-    assert "**failed**; the page shows the run of" in a and 'n = 5' in a
+    assert "**failed**; the page shows the run of" in a and "n = 5" in a
     # the run stopped at the failure: 02_b did not run this time and keeps its earlier page
     assert "not run this time; kept from the run of" in b
     record = read_runs(tiny_book / "_build" / "runs.json")
@@ -65,7 +68,7 @@ def test_a_failed_notebook_is_listed_as_failed(tiny_book: Path) -> None:
 
 
 def test_a_first_run_that_fails_still_writes_the_status_page(tiny_book: Path) -> None:
-    _notebook(tiny_book / "book" / "02_b.ipynb", 'word: str = "hi"  # a word', "raise ValueError('boom')")
+    write_notebook(tiny_book / "book" / "02_b.ipynb", 'word: str = "hi"  # a word', "raise ValueError('boom')")
     with pytest.raises(RunnerError):
         run_book("quick", root=tiny_book, build=False, progress=False)
     status = _status(tiny_book)
@@ -82,5 +85,5 @@ def test_a_damaged_run_record_is_ignored(tiny_book: Path, content: str, capsys) 
     assert "| ran |" in _row(status, "02_b")
     # 01_a's staged page is from an earlier run the record no longer knows: the notebook itself says so
     a = _row(status, "01_a")
-    assert "kept from an earlier run missing from the run record" in a and 'n = 5' in a
+    assert "kept from an earlier run missing from the run record" in a and "n = 5" in a
     json.loads((tiny_book / "_build" / "runs.json").read_text())  # rewritten whole

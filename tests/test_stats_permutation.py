@@ -42,8 +42,7 @@ def test_permutation_not_significant_on_independent_data(name):
     # permutations: p <= 0.05 means b <= 1, 2/50), so a single p-value cannot be asserted. Over six
     # data sets, more than _r_max(6, 0.05) = 3 rejections has probability < 1e-4 for a valid test.
     results = [
-        permutation_test(get_estimator(name), *_independent(400, seed=s), n_permutations=49, seed=s)
-        for s in range(6)
+        permutation_test(get_estimator(name), *_independent(400, seed=s), n_permutations=49, seed=s) for s in range(6)
     ]
     assert sum(r.significant(0.05) for r in results) <= _r_max(6, 0.05)
     assert all(r.null.shape == (49,) and r.method == "re-estimate" for r in results)
@@ -95,8 +94,7 @@ def test_neural_permutation_uses_the_fixed_critic():
     # Independent data: one p-value is <= 0.05 with probability 0.04 by design, so count over six
     # data sets (each with its own trained critic): more than 3 rejections has probability < 1e-4.
     rejections = sum(
-        permutation_test(est, *_independent(1200, seed=s), n_permutations=49, seed=s).p_value <= 0.05
-        for s in range(6)
+        permutation_test(est, *_independent(1200, seed=s), n_permutations=49, seed=s).p_value <= 0.05 for s in range(6)
     )
     assert rejections <= _r_max(6, 0.05)
 

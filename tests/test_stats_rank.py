@@ -51,8 +51,7 @@ def test_spearman_bootstrap_bad_input(kwargs):
 
 
 def test_rank_correlations_is_tidy():
-    pts = pd.DataFrame({"mi": [0.0, 0.1, 0.5, 2.0, np.nan], "other": [3, 2, 1, 0, 5],
-                        "acc": [0.1, 0.2, 0.5, 0.9, 0.3]})
+    pts = pd.DataFrame({"mi": [0.0, 0.1, 0.5, 2.0, np.nan], "other": [3, 2, 1, 0, 5], "acc": [0.1, 0.2, 0.5, 0.9, 0.3]})
     out = stats.rank_correlations(pts, ["mi", "other"], ["acc"], n_boot=100)
     assert list(out.columns) == ["x", "y", "rho", "low", "high", "p_value", "n", "n_valid"]
     assert len(out) == 2

@@ -70,8 +70,7 @@ def test_scheme_ranges_expand() -> None:
 def test_table_is_tidy_and_has_the_binding_columns(tmp_path: Path) -> None:
     run = run_study(config_from_mapping(SMALL), tmp_path, progress=False)
     table = read_results(tmp_path)
-    for col in ["dataset", "embedding", "scheme", "k", "estimator", "seed", "mi_nats", "ci_low", "ci_high",
-                "p_value"]:
+    for col in ["dataset", "embedding", "scheme", "k", "estimator", "seed", "mi_nats", "ci_low", "ci_high", "p_value"]:
         assert col in table.columns
     assert len(table) == 3 * 2 * 2  # schemes x estimators x seeds
     assert not table.duplicated(["dataset", "embedding", "scheme", "estimator", "seed"]).any()
@@ -136,8 +135,9 @@ def test_dask_cluster_gives_the_local_table(tmp_path: Path) -> None:
     distributed = pytest.importorskip("dask.distributed")
     config = config_from_mapping({**SMALL, "seeds": [0]})
     local = run_study(config, tmp_path / "local", progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         remote = run_study(config, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
     assert remote.executor.startswith("dask tcp://127.0.0.1")
     pd.testing.assert_frame_equal(_stable(local.table), _stable(remote.table))
@@ -155,10 +155,26 @@ def _synthetic(values: dict[str, tuple[float, float]], estimator: str = "gaussia
     rows = []
     for scheme, (mi, p) in values.items():
         fam, _, k = scheme.partition(":")
-        rows.append({"block": "b", "dataset": "d", "embedding": "e", "scheme": scheme, "family": fam,
-                     "k": float(k) if k else float("nan"), "estimator": estimator, "estimator_name": estimator,
-                     "seed": 0, "n": 100, "mi_nats": mi, "ci_low": mi - 0.05, "ci_high": mi + 0.05,
-                     "p_value": p, "bound_nats": 10.0, "degenerate": False})
+        rows.append(
+            {
+                "block": "b",
+                "dataset": "d",
+                "embedding": "e",
+                "scheme": scheme,
+                "family": fam,
+                "k": float(k) if k else float("nan"),
+                "estimator": estimator,
+                "estimator_name": estimator,
+                "seed": 0,
+                "n": 100,
+                "mi_nats": mi,
+                "ci_low": mi - 0.05,
+                "ci_high": mi + 0.05,
+                "p_value": p,
+                "bound_nats": 10.0,
+                "degenerate": False,
+            }
+        )
     return study.tidy(rows)
 
 
@@ -204,12 +220,19 @@ def test_msb_findings_hold_on_a_small_study(tmp_path: Path) -> None:
       independent keys), and under independence each is <= 0.05 with probability <= 0.05, so a false
       failure needs all four: 0.05**4 = 6e-6 per estimator (1.3e-5 for both).
     """
-    config = config_from_mapping({
-        "datasets": ["digits"], "n": 400, "embeddings": ["random:small"], "seeds": [0],
-        "schemes": ["msb:1..3"], "permutations": 199, "bootstrap": 20,
-        "estimators": {"gaussian": {"pca_dim": 8}, "ksg": {"k": 3, "pca_dim": 4}},
-        "blocks": [{"name": "paper"}, {"name": "null", "schemes": ["full"], "seeds": [0, 1, 2, 3]}],
-    })
+    config = config_from_mapping(
+        {
+            "datasets": ["digits"],
+            "n": 400,
+            "embeddings": ["random:small"],
+            "seeds": [0],
+            "schemes": ["msb:1..3"],
+            "permutations": 199,
+            "bootstrap": 20,
+            "estimators": {"gaussian": {"pca_dim": 8}, "ksg": {"k": 3, "pca_dim": 4}},
+            "blocks": [{"name": "paper"}, {"name": "null", "schemes": ["full"], "seeds": [0, 1, 2, 3]}],
+        }
+    )
     checks = study.findings(run_study(config, tmp_path, progress=False).table)
     assert len(checks) == 2 * 4  # per estimator: msb:1, msb:2, monotone (paper); full (null)
     assert checks["passed"].all(), checks.query("not passed").to_string()
@@ -239,7 +262,9 @@ def test_quick_profile_findings(tmp_path: Path) -> None:
     """
     run = run_study(load_study("quick", REPO), tmp_path, progress=False)
     checks = study.findings(run.table)
-    asserted = checks[checks["check"].isin(ASSERTED_QUICK_CHECKS)
-                      | ((checks["check"] == "significant at msb:2") & checks["estimator"].isin(ASSERTED_AT_MSB2))]
+    asserted = checks[
+        checks["check"].isin(ASSERTED_QUICK_CHECKS)
+        | ((checks["check"] == "significant at msb:2") & checks["estimator"].isin(ASSERTED_AT_MSB2))
+    ]
     assert len(checks) > 20 and len(asserted) >= 8
     assert asserted["passed"].all(), asserted.query("not passed").to_string()

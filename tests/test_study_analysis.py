@@ -48,11 +48,27 @@ BOOK = Path(__file__).resolve().parents[1] / "book"
 
 def _row(block: str, scheme: str, estimator: str, mi: float, p: float, **extra) -> dict:
     fam, _, k = scheme.partition(":")
-    return {"block": block, "dataset": "digits", "embedding": "trained:digits", "scheme": scheme, "family": fam,
-            "k": float(k) if k.isdigit() else float("nan"), "estimator": estimator, "estimator_name": estimator,
-            "seed": 0, "n": 100, "mi_nats": mi, "ci_low": mi - 0.05, "ci_high": mi + 0.05, "p_value": p,
-            "bound_nats": 10.0, "degenerate": False, "pixel_mi_bits": 1.0, "pixel_mi_exact_bits": 8.0 - (int(k) if
-            k.isdigit() else 0), **extra}
+    return {
+        "block": block,
+        "dataset": "digits",
+        "embedding": "trained:digits",
+        "scheme": scheme,
+        "family": fam,
+        "k": float(k) if k.isdigit() else float("nan"),
+        "estimator": estimator,
+        "estimator_name": estimator,
+        "seed": 0,
+        "n": 100,
+        "mi_nats": mi,
+        "ci_low": mi - 0.05,
+        "ci_high": mi + 0.05,
+        "p_value": p,
+        "bound_nats": 10.0,
+        "degenerate": False,
+        "pixel_mi_bits": 1.0,
+        "pixel_mi_exact_bits": 8.0 - (int(k) if k.isdigit() else 0),
+        **extra,
+    }
 
 
 def _table() -> pd.DataFrame:
@@ -68,8 +84,11 @@ def _table() -> pd.DataFrame:
     rows.append(_row("estimators", "full", "gaussian", 0.01, 0.9))
     for k in (2, 4):
         rows.append(_row("schemes", f"lsb:{k}", "gaussian", 5.0 / k, 0.001, pixel_mi_exact_bits=8.0 - k))
-    rows.append(_row("schemes", "region:center:0.5", "gaussian", 0.7, 0.001, pixel_mi_exact_bits=float("nan"),
-                     pixel_mi_bits=2.5))
+    rows.append(
+        _row(
+            "schemes", "region:center:0.5", "gaussian", 0.7, 0.001, pixel_mi_exact_bits=float("nan"), pixel_mi_bits=2.5
+        )
+    )
     rows.append(_row("embeddings", "msb:1", "gaussian", 0.2, 0.02, embedding="random:small"))
     return study.tidy(rows)
 
@@ -94,8 +113,9 @@ def test_reference_keeps_one_row_per_setting_and_prefers_the_paper_block(summary
 
 
 def test_p_value_table_orders_schemes_by_length_with_full_last() -> None:
-    rows = pd.DataFrame({"estimator": ["a"] * 4, "scheme": ["full", "msb:10", "msb:2", "msb:2"],
-                         "p_value": [0.5, 0.1, 0.01, 0.03]})
+    rows = pd.DataFrame(
+        {"estimator": ["a"] * 4, "scheme": ["full", "msb:10", "msb:2", "msb:2"], "p_value": [0.5, 0.1, 0.01, 0.03]}
+    )
     table = p_value_table(rows)
     assert list(table.columns) == ["msb:2", "msb:10", "full"]
     assert table.loc["a", "msb:2"] == pytest.approx(0.03)  # the larger p of a setting measured twice
@@ -176,7 +196,9 @@ def test_leakage_values_quote_the_table_under_every_name_chapter_4_uses() -> Non
 # --------------------------------------------------------------------------------------------------
 
 STUDY = {
-    "schemes": ["msb:0..2"], "seeds": [0, 1], "estimators": {"gaussian": {}},
+    "schemes": ["msb:0..2"],
+    "seeds": [0, 1],
+    "estimators": {"gaussian": {}},
     "blocks": [
         {"name": "paper"},
         {"name": "full-keys", "schemes": ["full"], "seeds": [0, 1, 2, 3]},
@@ -214,10 +236,20 @@ def _compared() -> pd.DataFrame:
     for s in SCHEMES:
         fam, _, k = s.partition(":")
         for est in ("ksg", "gaussian") if fam == "msb" else ("ksg",):
-            rows.append({"scheme": s, "family": fam, "k": float(k) if k else 8.0, "estimator": est,
-                         "mi_nats": mi[s] * (2 if est == "gaussian" else 1), "p_value": p[s],
-                         "pixel_mi_bits": 1.0, "pixel_mi_exact_bits": 8.0 - float(k or 8),
-                         "degenerate": s == "msb:0", "saturated": s in ("msb:0", "lsb:1")})
+            rows.append(
+                {
+                    "scheme": s,
+                    "family": fam,
+                    "k": float(k) if k else 8.0,
+                    "estimator": est,
+                    "mi_nats": mi[s] * (2 if est == "gaussian" else 1),
+                    "p_value": p[s],
+                    "pixel_mi_bits": 1.0,
+                    "pixel_mi_exact_bits": 8.0 - float(k or 8),
+                    "degenerate": s == "msb:0",
+                    "saturated": s in ("msb:0", "lsb:1"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -228,9 +260,23 @@ def _measures() -> pd.DataFrame:
     rows = []
     for seed, shift in ((0, -0.01), (1, 0.01)):
         for i, s in enumerate(SCHEMES):
-            rows.append({"scheme": s, "k": 0.0, "seed": seed, "rec_method": f"m{seed}", "accuracy": acc[s] + shift,
-                         "chance": 0.1, "ssim_rec": 1.0 - i / 10, "ssim_mid": 0.5, "psnr_rec": 30.0 - i,
-                         "psnr_mid": 20.0 - i, "label_mi_nats": acc[s], "psnr_oracle": 1.0, "ssim_oracle": 1.0})
+            rows.append(
+                {
+                    "scheme": s,
+                    "k": 0.0,
+                    "seed": seed,
+                    "rec_method": f"m{seed}",
+                    "accuracy": acc[s] + shift,
+                    "chance": 0.1,
+                    "ssim_rec": 1.0 - i / 10,
+                    "ssim_mid": 0.5,
+                    "psnr_rec": 30.0 - i,
+                    "psnr_mid": 20.0 - i,
+                    "label_mi_nats": acc[s],
+                    "psnr_oracle": 1.0,
+                    "ssim_oracle": 1.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -283,8 +329,14 @@ def test_disagreements_follow_their_definitions() -> None:
 
 
 def test_rank_gaps_name_the_scheme_ranked_most_differently() -> None:
-    points = pd.DataFrame({"x": [5.0, 4.0, 3.0, 2.0, 1.0], "accuracy": [1.0, 0.9, 0.8, 0.7, 0.95],
-                           "ssim_rec": [1.0, 0.9, np.nan, np.nan, np.nan]}, index=list("abcde"))
+    points = pd.DataFrame(
+        {
+            "x": [5.0, 4.0, 3.0, 2.0, 1.0],
+            "accuracy": [1.0, 0.9, 0.8, 0.7, 0.95],
+            "ssim_rec": [1.0, 0.9, np.nan, np.nan, np.nan],
+        },
+        index=list("abcde"),
+    )
     (gap,) = rank_gaps(points, ["x"])  # ssim_rec has 2 points only: skipped
     assert gap.startswith("x MI vs recognition accuracy: e (rank 5 by MI, 2 by the attack, of 5)")
 

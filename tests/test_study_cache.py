@@ -38,8 +38,17 @@ def fake_estimates(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
     def fixed(cell, spec, zx, zy, degenerate=False):
         calls["n"] += 1
-        return {"estimator_name": spec.name, "mi_nats": 0.25, "ci_low": 0.2, "ci_high": 0.3, "p_value": 0.3,
-                "bound_nats": math.inf, "settings": "{}", "flags": "", "wall_s": 0.01}
+        return {
+            "estimator_name": spec.name,
+            "mi_nats": 0.25,
+            "ci_low": 0.2,
+            "ci_high": 0.3,
+            "p_value": 0.3,
+            "bound_nats": math.inf,
+            "settings": "{}",
+            "flags": "",
+            "wall_s": 0.01,
+        }
 
     monkeypatch.setattr(cells, "_estimate_row", fixed)
     return calls
@@ -69,8 +78,15 @@ def test_changing_alpha_rederives_significance_without_recomputing(tmp_path: Pat
 
 def test_a_label_is_applied_at_table_time(tmp_path: Path, fake_estimates) -> None:
     """Two labels with the same estimator and settings share one cached row, each under its own label."""
-    config = config_from_mapping({**TINY, "estimators": {"g1": {"estimator": "gaussian", "pca_dim": 2},
-                                                         "g2": {"estimator": "gaussian", "pca_dim": 2}}})
+    config = config_from_mapping(
+        {
+            **TINY,
+            "estimators": {
+                "g1": {"estimator": "gaussian", "pca_dim": 2},
+                "g2": {"estimator": "gaussian", "pca_dim": 2},
+            },
+        }
+    )
     table = run_study(config, tmp_path, progress=False).table
     assert sorted(table["estimator"]) == ["g1", "g2"]
 

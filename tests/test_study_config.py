@@ -13,8 +13,14 @@ from seleak.study import StudyConfigError, config_from_mapping, expand_schemes, 
 
 REPO = Path(__file__).resolve().parents[1]
 
-BASE = {"datasets": ["digits"], "n": 100, "embeddings": ["random:small"], "schemes": ["msb:1"],
-        "estimators": {"gaussian": {}}, "seeds": [0]}
+BASE = {
+    "datasets": ["digits"],
+    "n": 100,
+    "embeddings": ["random:small"],
+    "schemes": ["msb:1"],
+    "estimators": {"gaussian": {}},
+    "seeds": [0],
+}
 
 
 @pytest.mark.parametrize(
@@ -26,7 +32,10 @@ BASE = {"datasets": ["digits"], "n": 100, "embeddings": ["random:small"], "schem
         ({"seeds": [0, 0]}, r"'seeds' repeats a seed"),
         ({"seeds": 2.0}, r"'seeds' must be a list of integers >= 0 or a count >= 1, got 2\.0"),
         ({"seeds": 0}, r"'seeds' \(a count\) must be an integer >= 1, got 0"),
-        ({"schemes": ["msb:3..1"]}, r"'schemes': range 'msb:3\.\.1' is empty \(3 > 1\); write it ascending, msb:1\.\.3"),
+        (
+            {"schemes": ["msb:3..1"]},
+            r"'schemes': range 'msb:3\.\.1' is empty \(3 > 1\); write it ascending, msb:1\.\.3",
+        ),
         ({"schemes": ["msb:a..b"]}, r"'schemes': bad range 'msb:a\.\.b'; write msb:LOW\.\.HIGH"),
         ({"schemes": []}, r"'schemes' must be a non-empty list"),
         ({"schemes": [3]}, r"'schemes': every scheme is a string"),
@@ -51,7 +60,10 @@ BASE = {"datasets": ["digits"], "n": 100, "embeddings": ["random:small"], "schem
         ({"estimators": {"ksg": 3}}, r"'estimators': the settings of 'ksg' must be a mapping"),
         ({"estimators": {"ksg": {"pca_dim": "x"}}}, r"'ksg': 'pca_dim' must be an integer >= 1, got 'x'"),
         ({"estimators": {}}, r"'estimators' must be a non-empty mapping"),
-        ({"datasets": {"digits": {"size": [4]}}}, r"'datasets': 'digits': 'size' must be an integer or \[HEIGHT, WIDTH\]"),
+        (
+            {"datasets": {"digits": {"size": [4]}}},
+            r"'datasets': 'digits': 'size' must be an integer or \[HEIGHT, WIDTH\]",
+        ),
         ({"datasets": {"digits": {"size": True}}}, r"'size' must be an integer >= 1, got True"),
         ({"datasets": {"digits": {"split": "val"}}}, r"'split' must be one of 'train', 'test', 'all', got 'val'"),
         ({"datasets": {"digits": {"download": "yes"}}}, r"'download' must be true or false, got 'yes'"),
@@ -74,9 +86,17 @@ def test_bad_values_are_refused_naming_key_value_and_what_is_allowed(change: dic
 
 
 def test_good_values_are_kept_exactly() -> None:
-    config = config_from_mapping({**BASE, "seeds": 3, "level": 0.9, "alpha": 0.05, "pixel_metrics": False,
-                                  "datasets": {"digits": {"size": [16, 16], "split": "test"}},
-                                  "schemes": ["msb:2..2", "lsb:1..3"]})
+    config = config_from_mapping(
+        {
+            **BASE,
+            "seeds": 3,
+            "level": 0.9,
+            "alpha": 0.05,
+            "pixel_metrics": False,
+            "datasets": {"digits": {"size": [16, 16], "split": "test"}},
+            "schemes": ["msb:2..2", "lsb:1..3"],
+        }
+    )
     g = config.grids[0]
     assert g.seeds == (0, 1, 2) and g.level == 0.9 and g.alpha == 0.05 and g.pixel_metrics is False
     assert g.schemes == ("msb:2", "lsb:1", "lsb:2", "lsb:3")

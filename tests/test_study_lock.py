@@ -14,9 +14,17 @@ from seleak import cli
 from seleak._io import FolderBusyError, folder_lock
 from seleak.study import StudyBusyError, config_from_mapping, run_study
 
-TINY = {"datasets": ["digits"], "n": 60, "embeddings": ["random:small"], "schemes": ["full"],
-        "estimators": {"gaussian": {"pca_dim": 2}}, "seeds": [0], "permutations": 9, "bootstrap": 2,
-        "pixel_metrics": False}
+TINY = {
+    "datasets": ["digits"],
+    "n": 60,
+    "embeddings": ["random:small"],
+    "schemes": ["full"],
+    "estimators": {"gaussian": {"pca_dim": 2}},
+    "seeds": [0],
+    "permutations": 9,
+    "bootstrap": 2,
+    "pixel_metrics": False,
+}
 
 # A second process that takes the folder's lock, says so and holds it until its stdin closes: the test
 # waits for the line, so nothing depends on timing.
@@ -33,8 +41,9 @@ HOLDER = textwrap.dedent("""
 def holder(tmp_path: Path):
     """Another process holding OUT/.lock; yields (OUT, the process)."""
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "locked"
         yield out, proc
@@ -45,8 +54,11 @@ def holder(tmp_path: Path):
 
 def test_a_second_study_on_the_same_folder_is_refused(holder, capsys) -> None:
     out, proc = holder
-    with pytest.raises(StudyBusyError, match=rf"another seleak study is running on {out} \(lock held by "
-                                             rf"pid {proc.pid}\); wait for it to finish or use another --out"):
+    with pytest.raises(
+        StudyBusyError,
+        match=rf"another seleak study is running on {out} \(lock held by "
+        rf"pid {proc.pid}\); wait for it to finish or use another --out",
+    ):
         run_study(config_from_mapping(TINY), out, progress=False)
     assert not (out / "cells").exists()  # refused before any work
     # the command line reports it in one line with exit status 2

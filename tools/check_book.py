@@ -126,7 +126,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 @functools.lru_cache(maxsize=None)
 def _handler_for(directory: str) -> type[_Handler]:
-    return type("BookHandler", (_Handler,), {"__init__": functools.partialmethod(_Handler.__init__, directory=directory)})
+    return type(
+        "BookHandler", (_Handler,), {"__init__": functools.partialmethod(_Handler.__init__, directory=directory)}
+    )
 
 
 class Server:
@@ -332,7 +334,7 @@ def check_navigation(server: Server, expected: list[str], nav_links: list[str], 
         if url not in linked:
             problems.append(f"the sidebar of index.html has no link to {page_path} (a toc entry)")
     for url in sorted(linked):
-        rel = url[len(server.base):]
+        rel = url[len(server.base) :]
         res = results.get(rel)
         if res is None:
             problems.append(f"the sidebar links {rel}, which is not a page of the book")
@@ -392,8 +394,17 @@ def run(html: Path, root: Path, shots: Path, chromium: str | None, timeout_s: fl
         nreq = len(res.failed_requests) + len(res.remote_requests)
         math = f"{res.mjx} mjx / {res.math_elements}" if res.math_elements or res.mjx else "-"
         imgs = f"{res.images - len(res.broken_images)}/{res.images}"
-        rows.append((res.page, f"{res.seconds:.1f}", str(len(res.console_errors)), str(nreq), imgs, math,
-                     "FAIL" if res.failures() else "ok"))
+        rows.append(
+            (
+                res.page,
+                f"{res.seconds:.1f}",
+                str(len(res.console_errors)),
+                str(nreq),
+                imgs,
+                math,
+                "FAIL" if res.failures() else "ok",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(f"Book check: {len(results)} pages of {html} in Chromium ({exe}), {elapsed:.1f} s")
     for i, row in enumerate(rows):
@@ -420,8 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--html", type=Path, default=ROOT / "_build" / "html", help="the built book (_build/html)")
     ap.add_argument("--root", type=Path, default=ROOT, help="the checkout holding _toc.yml")
-    ap.add_argument("--screenshots", type=Path, default=ROOT / "_build" / "screenshots",
-                    help="where the full-page screenshots go (emptied first)")
+    ap.add_argument(
+        "--screenshots",
+        type=Path,
+        default=ROOT / "_build" / "screenshots",
+        help="where the full-page screenshots go (emptied first)",
+    )
     ap.add_argument("--chromium", default=None, help="the Chromium binary (default /usr/bin/chromium)")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds allowed for each page")
     args = ap.parse_args(argv)

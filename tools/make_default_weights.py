@@ -15,8 +15,10 @@ from seleak.embedding import SHIPPED_MODELS, WEIGHTS_DIR, export_trained_weights
 def main() -> None:
     for (dataset, seed), name in SHIPPED_MODELS.items():
         info = export_trained_weights(dataset, seed, WEIGHTS_DIR / name)
-        print(f"{name}: held-out accuracy {info['test_accuracy']:.4f} on {info['n_test']} images, "
-              f"trained in {info['train_seconds']:.1f} s")
+        print(
+            f"{name}: held-out accuracy {info['test_accuracy']:.4f} on {info['n_test']} images, "
+            f"trained in {info['train_seconds']:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -107,8 +107,9 @@ class FolderBusyError(RuntimeError, ValueError):
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike[str], message: str = "another process is using {folder} "
-                "(lock held by pid {pid})") -> Iterator[Path]:
+def folder_lock(
+    folder: str | os.PathLike[str], message: str = "another process is using {folder} (lock held by pid {pid})"
+) -> Iterator[Path]:
     """Hold an exclusive lock on ``folder/.lock`` for the ``with`` block, or raise at once.
 
     The lock is an OS advisory lock (``flock`` on POSIX, ``msvcrt.locking`` on Windows) on an open
@@ -124,8 +125,7 @@ def folder_lock(folder: str | os.PathLike[str], message: str = "another process 
     try:
         if not _try_lock(fd):
             pid = _read_pid(path)
-            raise FolderBusyError(message.format(folder=folder, pid=pid if pid is not None else "unknown"),
-                                  pid)
+            raise FolderBusyError(message.format(folder=folder, pid=pid if pid is not None else "unknown"), pid)
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -41,8 +41,9 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, error: Error
     return int(value)
 
 
-def check_float(value: Any, name: str, *, low: float | None = None, high: float | None = None,
-                error: ErrorType = ValueError) -> float:
+def check_float(
+    value: Any, name: str, *, low: float | None = None, high: float | None = None, error: ErrorType = ValueError
+) -> float:
     """``value`` as a finite float strictly between ``low`` and ``high`` (ints are fine, bools are not)."""
     if low is not None and high is not None:
         allowed = f"a number strictly between {low:g} and {high:g}"
@@ -83,5 +84,3 @@ def check_device(value: Any, name: str, *, error: ErrorType = ValueError) -> str
     if not isinstance(value, str) or not _DEVICE.fullmatch(value):
         raise error(f"{name} must be a torch device: {DEVICES_ALLOWED}; got {_shown(value)}")
     return value
-
-

@@ -34,8 +34,12 @@ def _add_book(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--profile", default="quick", help="profile name in profiles/ or a YAML path (default: quick)")
     p.add_argument("--device", default=None, help="torch device for notebooks that take one (cpu, cuda)")
-    p.add_argument("--only", action="append", metavar="NOTEBOOK",
-                   help="execute only this notebook (stem or path); repeatable; the others keep their last run")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NOTEBOOK",
+        help="execute only this notebook (stem or path); repeatable; the others keep their last run",
+    )
     p.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build HTML")
     p.add_argument("--root", default=None, help="the book's root folder (default: found from the current folder)")
     p.set_defaults(func=_cmd_book)
@@ -103,8 +107,10 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
     config = load_study(args.profile, args.root, device=args.device)
     run = run_study(config, args.out, scheduler=args.scheduler, workers=args.workers)
-    print(f"{len(run.table)} rows, {run.computed} cells computed, {run.cached} read from cache, "
-          f"{run.seconds:.1f} s ({run.executor})")
+    print(
+        f"{len(run.table)} rows, {run.computed} cells computed, {run.cached} read from cache, "
+        f"{run.seconds:.1f} s ({run.executor})"
+    )
     print(f"results: {run.out / 'results.csv'}")
     return 0
 
@@ -195,12 +201,16 @@ def _cmd_encrypt(args: argparse.Namespace) -> int:
     scheme = parse_scheme(args.scheme) if not args.scheme.strip().startswith("region:mask:") else None
     if scheme is not None and not scheme.is_pixel_scheme:
         # a DCT-domain ciphertext needs its coefficients to decrypt exactly; a PNG holds pixels only
-        raise ValueError(f"scheme {scheme.spec!r} does not encrypt pixel bits; a PNG cannot carry it exactly "
-                         "(use the Python API and Ciphertext.save for DCT schemes)")
+        raise ValueError(
+            f"scheme {scheme.spec!r} does not encrypt pixel bits; a PNG cannot carry it exactly "
+            "(use the Python API and Ciphertext.save for DCT schemes)"
+        )
     src = read_png(args.input)
     if src.seleak_meta:
-        raise ValueError(f"{args.input} is already a seleak-encrypted image (scheme "
-                         f"{src.seleak_meta.get('scheme', '?')[:40]}); decrypt it first")
+        raise ValueError(
+            f"{args.input} is already a seleak-encrypted image (scheme "
+            f"{src.seleak_meta.get('scheme', '?')[:40]}); decrypt it first"
+        )
     height, width = src.pixels.shape[:2]
     if scheme is None:  # a mask is checked against the image's size before it is decompressed
         scheme = parse_scheme_for_shape(args.scheme.strip(), (height, width))
@@ -210,10 +220,18 @@ def _cmd_encrypt(args: argparse.Namespace) -> int:
     if alpha is not None:
         meta["alpha"] = "clear"
     meta = seal_png_metadata(key, meta, src.mode, width, height)
-    write_png(args.output, join_alpha(ct.images, alpha), src.mode, {META_PREFIX + k: v for k, v in meta.items()},
-              overwrite=args.force, protect=protect)
-    print(f"encrypted {args.input} -> {args.output} ({scheme.spec if len(scheme.spec) <= 60 else 'region:mask'}, "
-          f"{src.mode} {width}x{height})")
+    write_png(
+        args.output,
+        join_alpha(ct.images, alpha),
+        src.mode,
+        {META_PREFIX + k: v for k, v in meta.items()},
+        overwrite=args.force,
+        protect=protect,
+    )
+    print(
+        f"encrypted {args.input} -> {args.output} ({scheme.spec if len(scheme.spec) <= 60 else 'region:mask'}, "
+        f"{src.mode} {width}x{height})"
+    )
     return 0
 
 
@@ -263,19 +281,27 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
     src = read_png(args.input)
     meta = src.seleak_meta
     if not meta:
-        raise ValueError(f"{args.input} carries no seleak metadata (scheme, nonce); it was not written by "
-                         "seleak encrypt, or its text chunks were stripped by another program")
+        raise ValueError(
+            f"{args.input} carries no seleak metadata (scheme, nonce); it was not written by "
+            "seleak encrypt, or its text chunks were stripped by another program"
+        )
     if "format" in meta and meta["format"] != FORMAT_VERSION:
-        raise ValueError(f"{args.input}: seleak metadata format {meta['format'][:8]!r}, this version reads "
-                         f"{FORMAT_VERSION!r} (format '1' files, from before authenticated metadata, need the "
-                         "seleak version that wrote them)")
+        raise ValueError(
+            f"{args.input}: seleak metadata format {meta['format'][:8]!r}, this version reads "
+            f"{FORMAT_VERSION!r} (format '1' files, from before authenticated metadata, need the "
+            "seleak version that wrote them)"
+        )
     missing = [k for k in META_FIELDS if k not in meta]
     if missing:
-        raise ValueError(f"{args.input}: incomplete seleak metadata, missing {', '.join(missing)}; the file "
-                         "was altered after encryption")
+        raise ValueError(
+            f"{args.input}: incomplete seleak metadata, missing {', '.join(missing)}; the file "
+            "was altered after encryption"
+        )
     if meta["mode"] != src.mode:
-        raise ValueError(f"{args.input}: the image is {src.mode} but was encrypted as {meta['mode'][:8]}; "
-                         "it was converted after encryption and cannot be decrypted exactly")
+        raise ValueError(
+            f"{args.input}: the image is {src.mode} but was encrypted as {meta['mode'][:8]}; "
+            "it was converted after encryption and cannot be decrypted exactly"
+        )
     height, width = src.pixels.shape[:2]
     key = read_key_file(args.key_file)
     # authenticate before the metadata is interpreted: nothing unauthenticated is parsed or written
@@ -290,8 +316,9 @@ def _cmd_decrypt(args: argparse.Namespace) -> int:
     colour, alpha = split_alpha(src.pixels, src.mode)
     # the PNG's own MAC was checked above; this Ciphertext is built here and has no tag of its own
     plain = decrypt(Ciphertext(colour, nonce, scheme), key, verify=False)
-    write_png(args.output, join_alpha(plain, alpha), src.mode, overwrite=args.force,
-              protect=(args.key_file, args.input))
+    write_png(
+        args.output, join_alpha(plain, alpha), src.mode, overwrite=args.force, protect=(args.key_file, args.input)
+    )
     print(f"decrypted {args.input} -> {args.output} ({scheme.spec if len(scheme.spec) <= 60 else 'region:mask'})")
     return 0
 
@@ -320,16 +347,33 @@ def _add_leak(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("plain", metavar="PLAIN", help="folder of plain images or .npz file (array 'images')")
     p.add_argument("cipher", metavar="CIPHER", help="folder of encrypted images or .npz file, paired with PLAIN")
-    p.add_argument("--estimator", action="append", required=True, metavar="NAME[:K=V,...]",
-                   help="MI estimator, e.g. gaussian, ksg:k=5 (repeatable)")
-    p.add_argument("--embedding", default="trained:digits",
-                   help="embedder spec, or 'pixels' for flattened pixels (default: trained:digits)")
-    p.add_argument("--pca", type=int, default=None, metavar="DIM",
-                   help="project each side separately to its first DIM principal components before estimating")
+    p.add_argument(
+        "--estimator",
+        action="append",
+        required=True,
+        metavar="NAME[:K=V,...]",
+        help="MI estimator, e.g. gaussian, ksg:k=5 (repeatable)",
+    )
+    p.add_argument(
+        "--embedding",
+        default="trained:digits",
+        help="embedder spec, or 'pixels' for flattened pixels (default: trained:digits)",
+    )
+    p.add_argument(
+        "--pca",
+        type=int,
+        default=None,
+        metavar="DIM",
+        help="project each side separately to its first DIM principal components before estimating",
+    )
     p.add_argument("--permutations", type=int, default=200, help="permutations of the independence test (default: 200)")
-    p.add_argument("--bootstrap", type=int, default=100,
-                   help="bootstrap resamples of the interval (0: no interval; default: 100); neural estimators "
-                   "use an interval over 5 seeds instead")
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=100,
+        help="bootstrap resamples of the interval (0: no interval; default: 100); neural estimators "
+        "use an interval over 5 seeds instead",
+    )
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (default: 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seed of embedder, estimators and resampling (default: 0)")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
@@ -351,9 +395,11 @@ def _parse_estimator(text: str) -> tuple[str, dict[str, Any]]:
             raise ValueError(f"estimator setting {item!r} in {text!r} is not KEY=VALUE")
         if key in settings:
             # keeping the last value silently would run another setting than the reader of the command sees
-            raise ValueError(f"estimator setting {key!r} is given twice in {text!r}; give it once (to compare "
-                             f"settings, repeat --estimator: --estimator {name.strip()}:{key}=A --estimator "
-                             f"{name.strip()}:{key}=B)")
+            raise ValueError(
+                f"estimator setting {key!r} is given twice in {text!r}; give it once (to compare "
+                f"settings, repeat --estimator: --estimator {name.strip()}:{key}=A --estimator "
+                f"{name.strip()}:{key}=B)"
+            )
         try:
             settings[key] = ast.literal_eval(value.strip())
         except (ValueError, SyntaxError):
@@ -372,8 +418,10 @@ def _load_pair(plain: str, cipher: str) -> tuple[np.ndarray, np.ndarray]:
         common = sorted(set(names_x) & set(names_y))
         only = sorted(set(names_x) ^ set(names_y))
         if only:
-            raise ValueError(f"{len(only)} file(s) have no partner in the other folder, e.g. {only[:3]}; "
-                             "images are paired by file name")
+            raise ValueError(
+                f"{len(only)} file(s) have no partner in the other folder, e.g. {only[:3]}; "
+                "images are paired by file name"
+            )
         x = x[[names_x.index(n) for n in common]]
         y = y[[names_y.index(n) for n in common]]
     if x.shape != y.shape:
@@ -408,8 +456,10 @@ def _cmd_leak(args: argparse.Namespace) -> int:
     specs = [_parse_estimator(e) for e in args.estimator]
     x_img, y_img = _load_pair(args.plain, args.cipher)
     if len(x_img) < MIN_LEAK_PAIRS:
-        raise ValueError(f"need at least {MIN_LEAK_PAIRS} paired images, got {len(x_img)}; add image pairs "
-                         "(an estimate from so few says nothing about the scheme)")
+        raise ValueError(
+            f"need at least {MIN_LEAK_PAIRS} paired images, got {len(x_img)}; add image pairs "
+            "(an estimate from so few says nothing about the scheme)"
+        )
     if args.embedding == "pixels":
         # no network: each image is its vector of pixel values (exact, fast, high-dimensional)
         zx = x_img.reshape(len(x_img), -1).astype(np.float32)
@@ -427,24 +477,48 @@ def _cmd_leak(args: argparse.Namespace) -> int:
         est = get_estimator(name, **settings).with_context(seed=args.seed, device=args.device)
         need = stats.bootstrap_min_rows(est) if args.bootstrap else 0
         if len(zx) < need:
-            raise ValueError(f"{name}: a bootstrap interval needs at least {need} image pairs, got {len(zx)}; "
-                             "add image pairs or pass --bootstrap 0")
+            raise ValueError(
+                f"{name}: a bootstrap interval needs at least {need} image pairs, got {len(zx)}; "
+                "add image pairs or pass --bootstrap 0"
+            )
         estimators.append((name, est))
     rows = []
     representation = ""
     for name, est in estimators:
         # the one pipeline of the study and the book: informative columns, projection, test, interval
-        r = measure_leakage(zx, zy, est, pca_dim=args.pca, permutations=args.permutations, n_boot=args.bootstrap,
-                            neural_seeds=NEURAL_SEEDS if args.bootstrap else 0, level=args.level, seed=args.seed,
-                            device=args.device)
+        r = measure_leakage(
+            zx,
+            zy,
+            est,
+            pca_dim=args.pca,
+            permutations=args.permutations,
+            n_boot=args.bootstrap,
+            neural_seeds=NEURAL_SEEDS if args.bootstrap else 0,
+            level=args.level,
+            seed=args.seed,
+            device=args.device,
+        )
         representation = r.representation
-        rows.append({"estimator": name, "n": r.n, "mi_nats": r.nats, "mi_bits": r.bits, "ci_low": r.ci_low,
-                     "ci_high": r.ci_high, "p_value": r.p_value, "interval": r.interval, "ceiling_nats": r.ceiling,
-                     "saturated": r.saturated,
-                     "settings": ",".join(f"{k}={v}" for k, v in sorted(r.settings.items()))})
+        rows.append(
+            {
+                "estimator": name,
+                "n": r.n,
+                "mi_nats": r.nats,
+                "mi_bits": r.bits,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "p_value": r.p_value,
+                "interval": r.interval,
+                "ceiling_nats": r.ceiling,
+                "saturated": r.saturated,
+                "settings": ",".join(f"{k}={v}" for k, v in sorted(r.settings.items())),
+            }
+        )
     table = pd.DataFrame(rows)
-    print(f"{len(zx)} image pairs, embedding {args.embedding} ({representation}), "
-          f"{args.permutations} permutations, {int(args.level * 100)}% intervals")
+    print(
+        f"{len(zx)} image pairs, embedding {args.embedding} ({representation}), "
+        f"{args.permutations} permutations, {int(args.level * 100)}% intervals"
+    )
     print(table.drop(columns="settings").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.out:
         write_new_file(args.out, table.to_csv(index=False).encode(), overwrite=args.force)
@@ -453,7 +527,13 @@ def _cmd_leak(args: argparse.Namespace) -> int:
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_book, _add_study, _add_refresh, _add_keygen, _add_encrypt, _add_decrypt, _add_leak,
+    _add_book,
+    _add_study,
+    _add_refresh,
+    _add_keygen,
+    _add_encrypt,
+    _add_decrypt,
+    _add_leak,
 ]
 
 
@@ -484,8 +564,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if err.filename is None and err.errno not in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
             raise
         where = f"{err.filename}: " if err.filename is not None else ""
-        print(f"seleak {args.command}: error: {where}{err.strerror or err}; check the path and its permissions",
-              file=sys.stderr)
+        print(
+            f"seleak {args.command}: error: {where}{err.strerror or err}; check the path and its permissions",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

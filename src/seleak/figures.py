@@ -14,8 +14,13 @@ import pandas as pd
 
 #: One colour per estimator, stable across figures.
 COLOURS = {
-    "plugin": "#1f77b4", "ksg": "#2ca02c", "gaussian": "#9467bd", "mine": "#d62728",
-    "nwj": "#8c564b", "infonce": "#ff7f0e", "smile": "#e377c2",
+    "plugin": "#1f77b4",
+    "ksg": "#2ca02c",
+    "gaussian": "#9467bd",
+    "mine": "#d62728",
+    "nwj": "#8c564b",
+    "infonce": "#ff7f0e",
+    "smile": "#e377c2",
 }
 
 
@@ -75,8 +80,16 @@ def mi_vs_k(
     return ax
 
 
-def interval_bars(ax, summary: pd.DataFrame, estimator: str, schemes: Sequence[str], *, alpha: float = 0.01,
-                  labels: Sequence[str] | None = None, title: str | None = None):
+def interval_bars(
+    ax,
+    summary: pd.DataFrame,
+    estimator: str,
+    schemes: Sequence[str],
+    *,
+    alpha: float = 0.01,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+):
     """Horizontal bars of one estimator's MI for a list of schemes, with intervals and significance."""
     d = summary[summary["estimator"] == estimator].set_index("scheme").reindex(list(schemes))
     y = np.arange(len(schemes))
@@ -85,8 +98,14 @@ def interval_bars(ax, summary: pd.DataFrame, estimator: str, schemes: Sequence[s
     hi = d["ci_high"].to_numpy(dtype=float) - vals
     c = colour(estimator)
     sig = (d["p_value"] <= alpha).to_numpy()
-    ax.barh(y, vals, xerr=[np.clip(lo, 0, None), np.clip(hi, 0, None)], color=[c if s else "white" for s in sig],
-            edgecolor=c, capsize=3)
+    ax.barh(
+        y,
+        vals,
+        xerr=[np.clip(lo, 0, None), np.clip(hi, 0, None)],
+        color=[c if s else "white" for s in sig],
+        edgecolor=c,
+        capsize=3,
+    )
     ax.set_yticks(y)
     ax.set_yticklabels(list(labels) if labels is not None else list(schemes))
     ax.axvline(0, color="black", lw=0.5)

@@ -115,12 +115,30 @@ def measure_leakage(
     """
     # the matrices are small: one BLAS thread is faster, and does not fight torch's threads for the cores
     with limit_threads(1, torch=False):
-        return _measure(z_plain, z_se, _as_estimator(estimator, settings).with_context(seed=seed, device=device),
-                        pca_dim, permutations, n_boot, neural_seeds, level, seed)
+        return _measure(
+            z_plain,
+            z_se,
+            _as_estimator(estimator, settings).with_context(seed=seed, device=device),
+            pca_dim,
+            permutations,
+            n_boot,
+            neural_seeds,
+            level,
+            seed,
+        )
 
 
-def _measure(z_plain: np.ndarray, z_se: np.ndarray, est: Estimator, pca_dim: int | None, permutations: int,
-             n_boot: int, neural_seeds: int, level: float, seed: int) -> LeakageResult:
+def _measure(
+    z_plain: np.ndarray,
+    z_se: np.ndarray,
+    est: Estimator,
+    pca_dim: int | None,
+    permutations: int,
+    n_boot: int,
+    neural_seeds: int,
+    level: float,
+    seed: int,
+) -> LeakageResult:
     t0 = time.perf_counter()
     x, y = informative_columns(z_plain), informative_columns(z_se)
     if x.shape[0] != y.shape[0]:
@@ -131,24 +149,36 @@ def _measure(z_plain: np.ndarray, z_se: np.ndarray, est: Estimator, pca_dim: int
         representation += f", PCA per side to {x.shape[1]}+{y.shape[1]}"
     if est.neural and neural_seeds >= 2:
         # estimate, fixed-critic null and seed interval from one batched training
-        test, iv = stats.neural_test(est, x, y, n_permutations=permutations, level=level,
-                                     seeds=range(seed, seed + neural_seeds))
+        test, iv = stats.neural_test(
+            est, x, y, n_permutations=permutations, level=level, seeds=range(seed, seed + neural_seeds)
+        )
         low, high, how = iv.low, iv.high, "seeds"
     else:
         test = stats.permutation_test(est, x, y, n_permutations=permutations, seed=seed)
         low = high = math.nan
         how = "none"
         if n_boot and not est.neural:
-            iv = stats.bootstrap_interval(est, x, y, n_boot=n_boot, level=level, seed=seed, scheme="subsample",
-                                          estimate=test.estimate)
+            iv = stats.bootstrap_interval(
+                est, x, y, n_boot=n_boot, level=level, seed=seed, scheme="subsample", estimate=test.estimate
+            )
             low, high, how = iv.low, iv.high, "subsample"
     r = test.estimate
     ceiling = est.ceiling(r.n_eval)
     settings_out = {**dict(r.settings), "pca_dim": pca_dim} if pca_dim else dict(r.settings)
     return LeakageResult(
-        estimator=est.name, nats=r.nats, ci_low=float(low), ci_high=float(high), p_value=float(test.p_value),
-        permutations=int(permutations), interval=how, ceiling=ceiling,
+        estimator=est.name,
+        nats=r.nats,
+        ci_low=float(low),
+        ci_high=float(high),
+        p_value=float(test.p_value),
+        permutations=int(permutations),
+        interval=how,
+        ceiling=ceiling,
         saturated=bool(math.isfinite(ceiling) and r.nats >= SATURATION * ceiling),
-        representation=representation, n=r.n, n_eval=r.n_eval, settings=settings_out, flags=tuple(r.flags),
+        representation=representation,
+        n=r.n,
+        n_eval=r.n_eval,
+        settings=settings_out,
+        flags=tuple(r.flags),
         wall_s=time.perf_counter() - t0,
     )

@@ -65,6 +65,7 @@ def entropy_nats(counts: np.ndarray, correction: str | None = None) -> float:
         h += (c.size - 1) / (2.0 * n)
     return h
 
+
 def _check_uint8(a: Any, name: str, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy uint8 array; got {type(a).__name__}")
@@ -264,9 +265,7 @@ def pixel_mi_exact(images: np.ndarray, scheme: Scheme | str, unit: Unit = "bits"
     """
     scheme = as_scheme(scheme)
     if not isinstance(scheme, (BitPlanes, Full)):
-        raise TypeError(
-            f"pixel_mi_exact is defined for BitPlanes and Full schemes; got {scheme.spec!r}"
-        )
+        raise TypeError(f"pixel_mi_exact is defined for BitPlanes and Full schemes; got {scheme.spec!r}")
     images = _check_uint8(images, "images", ndims=(1, 2, 3, 4, 5))
     clear = images & np.uint8(~scheme.mask & 0xFF)
     return entropy(clear, unit)

@@ -97,9 +97,7 @@ def _check_count(name: str, value: Any, lo: int) -> int:
 
 def _check_estimator(est: Any, where: str) -> Estimator:
     if not isinstance(est, Estimator):
-        raise TypeError(
-            f"{where}: est must be an estimator, e.g. seleak.estimators.get_estimator('ksg'), got {est!r}"
-        )
+        raise TypeError(f"{where}: est must be an estimator, e.g. seleak.estimators.get_estimator('ksg'), got {est!r}")
     return est
 
 
@@ -302,7 +300,11 @@ def _t_interval(r: np.ndarray, level: float) -> Interval:
 
 
 def neural_test(
-    est: Estimator, x: Any, y: Any, n_permutations: int = 200, seeds: Sequence[int] = (0, 1, 2),
+    est: Estimator,
+    x: Any,
+    y: Any,
+    n_permutations: int = 200,
+    seeds: Sequence[int] = (0, 1, 2),
     level: float = 0.95,
 ) -> tuple[PermutationResult, Interval]:
     """Permutation test and seed interval of a neural estimator from **one** batched training.
@@ -318,8 +320,9 @@ def neural_test(
     seeds = _check_seeds(seeds, "neural_test")
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"neural_test needs at least 2 distinct seeds, got {seeds!r}")
-    res = est.estimate_many([(x, y)] * len(seeds), seeds=seeds, n_permutations=int(n_permutations),
-                            permutation_seed=seeds[0])
+    res = est.estimate_many(
+        [(x, y)] * len(seeds), seeds=seeds, n_permutations=int(n_permutations), permutation_seed=seeds[0]
+    )
     obs = res[0]
     null = np.asarray(obs.null, dtype=np.float64)
     p = permutation_p_value(null, obs.nats)
@@ -346,8 +349,9 @@ def interval(
     negative number, a bool or a float raises ``ValueError`` naming it rather than falling back to the
     default. The result unpacks as ``low, high = interval(...)``."""
     _check_estimator(est, "interval")
-    counts = {k: _check_count(k, v, 2) for k, v in (("n", n), ("n_boot", n_boot), ("n_seeds", n_seeds))
-              if v is not None}
+    counts = {
+        k: _check_count(k, v, 2) for k, v in (("n", n), ("n_boot", n_boot), ("n_seeds", n_seeds)) if v is not None
+    }
     seed = _check_seed(seed)
     if est.neural:
         k = counts.get("n_seeds", counts.get("n", 5))
@@ -392,9 +396,7 @@ def verdict(
     if require_positive_interval and interval is None:
         raise ValueError("require_positive_interval=True needs an interval")
     leaks = significant(p_value, alpha) and (not require_positive_interval or interval.low > 0)  # type: ignore[union-attr]
-    ci = (
-        f", {interval.level:.0%} interval [{interval.low:.3g}, {interval.high:.3g}]" if interval is not None else ""
-    )
+    ci = f", {interval.level:.0%} interval [{interval.low:.3g}, {interval.high:.3g}]" if interval is not None else ""
     label = LEAKS if leaks else NO_EVIDENCE
     text = f"{label} at level {alpha:g}: estimate {nats:.3g} nats{ci}, permutation p = {p_value:.3g}"
     return Verdict(label, leaks, alpha, float(p_value), text)
@@ -442,7 +444,12 @@ def _rank_rows(a: np.ndarray) -> np.ndarray:
 
 
 def spearman_bootstrap(
-    x: Any, y: Any, *, n_boot: int = 999, level: float = 0.95, seed: int = 0,
+    x: Any,
+    y: Any,
+    *,
+    n_boot: int = 999,
+    level: float = 0.95,
+    seed: int = 0,
 ) -> RankCorrelation:
     """Spearman's rho between ``x`` and ``y`` and a percentile bootstrap interval.
 
@@ -504,6 +511,16 @@ def rank_correlations(
     for xc in x_columns:
         for yc in y_columns:
             r = spearman_bootstrap(points[xc], points[yc], n_boot=n_boot, level=level, seed=seed)
-            rows.append({"x": xc, "y": yc, "rho": r.rho, "low": r.low, "high": r.high, "p_value": r.p_value,
-                         "n": r.n, "n_valid": r.n_valid})
+            rows.append(
+                {
+                    "x": xc,
+                    "y": yc,
+                    "rho": r.rho,
+                    "low": r.low,
+                    "high": r.high,
+                    "p_value": r.p_value,
+                    "n": r.n,
+                    "n_valid": r.n_valid,
+                }
+            )
     return pd.DataFrame(rows)

@@ -173,7 +173,9 @@ def recognition_attack(
     if lab.min() < 0:
         raise ValueError("labels must be non-negative class indices")
     if not 0 < test_fraction < 1 or not 0 < val_fraction < 1 or test_fraction + val_fraction >= 1:
-        raise ValueError(f"test_fraction ({test_fraction}) and val_fraction ({val_fraction}) must be in (0, 1) with a sum < 1")
+        raise ValueError(
+            f"test_fraction ({test_fraction}) and val_fraction ({val_fraction}) must be in (0, 1) with a sum < 1"
+        )
     if not is_int(epochs) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     classes, y_all = np.unique(lab, return_inverse=True)
@@ -186,8 +188,9 @@ def recognition_attack(
     if threads is not None and (not is_int(threads) or threads < 1):
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
     with limit_threads(threads, blas=False):
-        return _train_and_score(imgs, lab, y_all, classes, (tr, va, te), scheme, features, epochs, batch_size, lr,
-                                seed, device)
+        return _train_and_score(
+            imgs, lab, y_all, classes, (tr, va, te), scheme, features, epochs, batch_size, lr, seed, device
+        )
 
 
 def _train_and_score(
@@ -233,8 +236,19 @@ def _train_and_score(
             best_state = {k: v.detach().clone() for k, v in m.state_dict().items()}
 
     # batches of one are skipped: BatchNorm needs two samples
-    fit(model, x_all, y_t, optimizer=opt, epochs=int(epochs), batch_size=batch_size, generator=gen,
-        rows=torch.from_numpy(tr), min_batch=2, device=device, after_epoch=keep_best)
+    fit(
+        model,
+        x_all,
+        y_t,
+        optimizer=opt,
+        epochs=int(epochs),
+        batch_size=batch_size,
+        generator=gen,
+        rows=torch.from_numpy(tr),
+        min_batch=2,
+        device=device,
+        after_epoch=keep_best,
+    )
     assert best_state is not None
     model.load_state_dict(best_state)
 
@@ -242,8 +256,9 @@ def _train_and_score(
     from scipy.optimize import minimize_scalar
 
     lv, yv = logits_of(va).double(), y_t[va]
-    calib = minimize_scalar(lambda lt: float(F.cross_entropy(lv / math.exp(lt), yv)), bounds=(-3.0, 5.0),
-                            method="bounded")
+    calib = minimize_scalar(
+        lambda lt: float(F.cross_entropy(lv / math.exp(lt), yv)), bounds=(-3.0, 5.0), method="bounded"
+    )
     temperature = float(math.exp(calib.x))
     lt_ = logits_of(te).double()
     ce = float(F.cross_entropy(lt_ / temperature, y_t[te]))

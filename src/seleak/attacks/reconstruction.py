@@ -81,8 +81,11 @@ def _unwrap(clear: np.ndarray, k: int, prior_mean: float) -> np.ndarray:
     # the residual), then count each pixel's hidden level relative to that surface
     res = phi - clear
     ang = 2 * np.pi * res / step
-    shift = step / (2 * np.pi) * np.arctan2(np.sin(ang).mean(axis=(1, 2), keepdims=True),
-                                            np.cos(ang).mean(axis=(1, 2), keepdims=True))
+    shift = (
+        step
+        / (2 * np.pi)
+        * np.arctan2(np.sin(ang).mean(axis=(1, 2), keepdims=True), np.cos(ang).mean(axis=(1, 2), keepdims=True))
+    )
     rel = np.round((phi - shift - clear) / step)  # integer hidden level, up to a common offset
     # the global offset is invisible in the clear bits. When the unwrapped levels span fewer than
     # 2**k values every offset that keeps them in range is equally consistent; take the one that puts
@@ -176,9 +179,9 @@ def reconstruct(
     """Predict the encrypted bits of every pixel from the clear bits of the image (blind, no key).
 
     ``method``: ``"unwrap"`` (MSB schemes: least-squares phase unwrapping), ``"smooth"`` (any plane set:
-    ``sweeps`` over-relaxed red-black sweeps towards the neighbours' mean, then rounding) or ``"auto"`` (unwrap when the encrypted
-    planes are the top ones of every pixel, else smooth). Returns ``uint8``, same shape; the output is
-    bit-consistent: its clear bits are those of ``se_images``.
+    ``sweeps`` over-relaxed red-black sweeps towards the neighbours' mean, then rounding) or ``"auto"``
+    (unwrap when the encrypted planes are the top ones of every pixel, else smooth). Returns ``uint8``,
+    same shape; the output is bit-consistent: its clear bits are those of ``se_images``.
 
     ``prior_mean`` is the mean brightness the attacker assumes (mid-grey by default). No clear bit
     tells a dark picture from the same picture made brighter by a multiple of the step, so this prior

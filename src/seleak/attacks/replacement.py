@@ -184,7 +184,9 @@ def replacement_attack(
             name = method
         elif method in RECONSTRUCTION_METHODS:
             name = auto_method(mask) if method == "auto" else method
-            attacked = reconstruct(se, method=name if mask.any() else "auto", sweeps=sweeps, prior_mean=prior_mean, bit_mask=mask)
+            attacked = reconstruct(
+                se, method=name if mask.any() else "auto", sweeps=sweeps, prior_mean=prior_mean, bit_mask=mask
+            )
         else:
             raise ValueError(f"unknown method {method!r}; choose among {list(REPLACEMENT_METHODS) + ['auto']!r}")
         psnr, ssim = image_quality(orig, attacked)

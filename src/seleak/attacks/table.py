@@ -65,20 +65,42 @@ def attack_table(
         se = ct.images
         # replacing bits means nothing for schemes that do not XOR pixel bits (DCT)
         pixel = getattr(scheme, "is_pixel_scheme", True)
-        reps = (replacement_attack(imgs, se, scheme, methods=methods, sweeps=sweeps, prior_mean=prior_mean)
-                if pixel else [])
+        reps = (
+            replacement_attack(imgs, se, scheme, methods=methods, sweeps=sweeps, prior_mean=prior_mean) if pixel else []
+        )
         for r in reps:
-            rows.append({"attack": "replacement" if r.method in CONSTANT_METHODS else "reconstruction", **r.to_row(),
-                         "seed": seed})
+            rows.append(
+                {
+                    "attack": "replacement" if r.method in CONSTANT_METHODS else "reconstruction",
+                    **r.to_row(),
+                    "seed": seed,
+                }
+            )
         if recognition and labels is not None:
-            rec = recognition_attack(se, labels, scheme=scheme, seed=seed, epochs=epochs, device=device,
-                                     threads=threads, **rec_opts)
+            rec = recognition_attack(
+                se, labels, scheme=scheme, seed=seed, epochs=epochs, device=device, threads=threads, **rec_opts
+            )
             row = rec.to_row()
             row.update(attack="recognition", method=f"cnn-{rec.features}", oracle=False)
             rows.append(row)
-    cols = ["scheme", "k", "attack", "method", "oracle", "psnr_db", "ssim", "exact_fraction", "accuracy",
-            "chance", "cross_entropy_nats", "label_entropy_nats", "mi_lower_bound_nats",
-            "mi_lower_bound_raw_nats", "seed", "wall_time_s"]
+    cols = [
+        "scheme",
+        "k",
+        "attack",
+        "method",
+        "oracle",
+        "psnr_db",
+        "ssim",
+        "exact_fraction",
+        "accuracy",
+        "chance",
+        "cross_entropy_nats",
+        "label_entropy_nats",
+        "mi_lower_bound_nats",
+        "mi_lower_bound_raw_nats",
+        "seed",
+        "wall_time_s",
+    ]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 

@@ -15,20 +15,20 @@ Layering: this subpackage imports :mod:`seleak.data` and :mod:`seleak._io` only.
 """
 
 from seleak.embedding.embedder import (
-                                       SHIPPED_MODELS,
-                                       WEIGHTS_DIR,
-                                       Embedder,
-                                       available_specs,
-                                       export_trained_weights,
-                                       get_embedder,
+    SHIPPED_MODELS,
+    WEIGHTS_DIR,
+    Embedder,
+    available_specs,
+    export_trained_weights,
+    get_embedder,
 )
 from seleak.embedding.features import informative_columns
 from seleak.embedding.images import check_images
 from seleak.embedding.models import (
-                                       TRAIN_THREADS,
-                                       SmallCNN,
-                                       TrainConfig,
-                                       train_small_cnn,
+    TRAIN_THREADS,
+    SmallCNN,
+    TrainConfig,
+    train_small_cnn,
 )
 from seleak.embedding.retrieval import neighbour_label_accuracy, retrieval_accuracy
 

@@ -118,9 +118,17 @@ class Embedder:
 
     def cache_key(self, images: np.ndarray) -> str:
         """Content hash naming the cache file of ``embed(images)``."""
-        return hash_config({"v": _CACHE_VERSION, "embedder": self.identity, "layer": self.layer,
-                            "pool": self.pool, "images": hash_array(images), "device": self.device.type,
-                            "torch": torch.__version__})
+        return hash_config(
+            {
+                "v": _CACHE_VERSION,
+                "embedder": self.identity,
+                "layer": self.layer,
+                "pool": self.pool,
+                "images": hash_array(images),
+                "device": self.device.type,
+                "torch": torch.__version__,
+            }
+        )
 
     def _reduce(self, out: torch.Tensor) -> torch.Tensor:
         if out.ndim == 2:
@@ -136,8 +144,9 @@ class Embedder:
         out = self.model(self.preprocess(to_tensor(batch, self.device)))[self.layer]
         return self._reduce(out).float()
 
-    def embed(self, images: np.ndarray, batch_size: int | None = None, progress: bool = True,
-              cache: bool = True) -> np.ndarray:
+    def embed(
+        self, images: np.ndarray, batch_size: int | None = None, progress: bool = True, cache: bool = True
+    ) -> np.ndarray:
         """Embed a ``uint8`` batch: ``(N, H, W)`` or ``(N, H, W, C)`` with C in {1, 3} → ``float32 (N, D)``.
 
         Grey images are repeated over three channels for RGB models (and RGB turned to luma for a
@@ -150,8 +159,9 @@ class Embedder:
         if batch_size is None:
             bs = self.default_batch_size
         elif not is_int(batch_size) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer (or None for {self.default_batch_size}), "
-                             f"got {batch_size!r}")
+            raise ValueError(
+                f"batch_size must be a positive integer (or None for {self.default_batch_size}), got {batch_size!r}"
+            )
         else:
             bs = int(batch_size)
         path = None
@@ -202,9 +212,18 @@ class Embedder:
         return get_graph_node_names(self.full_model)[1] if self.full_model is not None else [self.layer]
 
 
-def _build(spec: str, full: nn.Module, layer: str | None, seed: int, device: torch.device, pool: str,
-           preprocess: Callable[[torch.Tensor], torch.Tensor], identity: dict[str, Any],
-           info: dict[str, Any], batch_size: int) -> Embedder:
+def _build(
+    spec: str,
+    full: nn.Module,
+    layer: str | None,
+    seed: int,
+    device: torch.device,
+    pool: str,
+    preprocess: Callable[[torch.Tensor], torch.Tensor],
+    identity: dict[str, Any],
+    info: dict[str, Any],
+    batch_size: int,
+) -> Embedder:
     from torchvision.models.feature_extraction import (
         create_feature_extractor,
         get_graph_node_names,
@@ -219,9 +238,20 @@ def _build(spec: str, full: nn.Module, layer: str | None, seed: int, device: tor
     extractor = create_feature_extractor(full, return_nodes=[chosen]).eval()
     name = spec if chosen == default else f"{spec}@{chosen}"
     info = {**info, "default_layer": default}
-    return Embedder(spec=spec, name=name, layer=chosen, seed=seed, device=device, model=extractor,
-                    preprocess=preprocess, identity=identity, pool=pool, default_batch_size=batch_size,
-                    info=info, full_model=full)
+    return Embedder(
+        spec=spec,
+        name=name,
+        layer=chosen,
+        seed=seed,
+        device=device,
+        model=extractor,
+        preprocess=preprocess,
+        identity=identity,
+        pool=pool,
+        default_batch_size=batch_size,
+        info=info,
+        full_model=full,
+    )
 
 
 def _torchvision_preprocess(weights: Any) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -243,16 +273,18 @@ def _torchvision_weights(arch: str, weights_name: str | None) -> Any:
     from torchvision.models import get_model_weights, list_models
 
     if arch not in list_models(module=tvm):
-        raise ValueError(f"unknown torchvision classification model {arch!r}; choose one of "
-                         f"{', '.join(list_models(module=tvm))}")
+        raise ValueError(
+            f"unknown torchvision classification model {arch!r}; choose one of {', '.join(list_models(module=tvm))}"
+        )
     enum = get_model_weights(arch)
     if weights_name is None:
         return enum.DEFAULT
     try:
         return enum[weights_name]
     except KeyError:
-        raise ValueError(f"{arch} has no weights {weights_name!r}; choose one of "
-                         f"{', '.join(w.name for w in enum)}") from None
+        raise ValueError(
+            f"{arch} has no weights {weights_name!r}; choose one of {', '.join(w.name for w in enum)}"
+        ) from None
 
 
 def _weights_path(weights: Any) -> Path:
@@ -311,19 +343,29 @@ def _weights_digest(state: dict[str, np.ndarray]) -> str:
 
 def _provenance(dataset: str, seed: int, config: TrainConfig, ds: Any) -> dict[str, Any]:
     """What a weights file was trained from: enough to refuse a file that does not match the request."""
-    return {"dataset": dataset, "seed": seed, "config": asdict(config),
-            "images": hash_array(ds.images), "labels": hash_array(ds.labels)}
+    return {
+        "dataset": dataset,
+        "seed": seed,
+        "config": asdict(config),
+        "images": hash_array(ds.images),
+        "labels": hash_array(ds.labels),
+    }
 
 
 def _save_weights(path: Path, model: SmallCNN, info: dict[str, Any], provenance: dict[str, Any]) -> Path:
     state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    meta = {**info, "provenance": provenance, "weights_sha256": _weights_digest(state),
-            "torch_trained_with": torch.__version__}
+    meta = {
+        **info,
+        "provenance": provenance,
+        "weights_sha256": _weights_digest(state),
+        "torch_trained_with": torch.__version__,
+    }
     return atomic_save_npz(path, meta=np.array(json.dumps(meta)), **{f"w/{k}": v for k, v in state.items()})
 
 
-def _load_weights(path: Path, config: TrainConfig, provenance: dict[str, Any] | None
-                  ) -> tuple[SmallCNN, dict[str, Any]]:
+def _load_weights(
+    path: Path, config: TrainConfig, provenance: dict[str, Any] | None
+) -> tuple[SmallCNN, dict[str, Any]]:
     """Read a weights file written by :func:`_save_weights`, checking digest and provenance.
 
     Raises:
@@ -340,8 +382,10 @@ def _load_weights(path: Path, config: TrainConfig, provenance: dict[str, Any] | 
     if _weights_digest(state) != meta.get("weights_sha256"):
         raise ValueError(f"{path}: the weights do not match their recorded digest (damaged or altered file)")
     if provenance is not None and meta.get("provenance") != json.loads(json.dumps(provenance)):
-        raise ValueError(f"{path} was trained from other data or settings than asked "
-                         f"(recorded {meta.get('provenance', {}).get('images', '?')[:12]}...)")
+        raise ValueError(
+            f"{path} was trained from other data or settings than asked "
+            f"(recorded {meta.get('provenance', {}).get('images', '?')[:12]}...)"
+        )
     try:
         model = SmallCNN(meta["in_channels"], meta["n_classes"], config.widths)
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
@@ -358,9 +402,14 @@ def _held_out(dataset: str, data_root: str | os.PathLike[str] | None, config: Tr
     return test.images, test.labels
 
 
-def export_trained_weights(dataset: str, seed: int, path: str | os.PathLike[str], *,
-                           config: TrainConfig = TrainConfig(),
-                           data_root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def export_trained_weights(
+    dataset: str,
+    seed: int,
+    path: str | os.PathLike[str],
+    *,
+    config: TrainConfig = TrainConfig(),
+    data_root: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """Train ``trained:<dataset>`` with the project's code and write its weights file (atomically).
 
     This is how the files in ``seleak/weights/`` (:data:`SHIPPED_MODELS`) are made; returns the info
@@ -368,15 +417,23 @@ def export_trained_weights(dataset: str, seed: int, path: str | os.PathLike[str]
     """
     ds = _training_data(dataset, seed, data_root, config)
     eval_x, eval_y = _held_out(dataset, data_root, config)
-    model, info = train_small_cnn(ds.images, ds.labels, config=config, seed=seed,
-                                  eval_images=eval_x, eval_labels=eval_y)
+    model, info = train_small_cnn(
+        ds.images, ds.labels, config=config, seed=seed, eval_images=eval_x, eval_labels=eval_y
+    )
     info["dataset"] = ds.name
     _save_weights(Path(path), model, info, _provenance(dataset, seed, config, ds))
     return _load_weights(Path(path), config, None)[1]
 
 
-def _trained_small(dataset: str, seed: int, device: torch.device, data_root: str | os.PathLike[str] | None,
-                   config: TrainConfig, progress: bool, retrain: bool = False) -> tuple[SmallCNN, dict[str, Any]]:
+def _trained_small(
+    dataset: str,
+    seed: int,
+    device: torch.device,
+    data_root: str | os.PathLike[str] | None,
+    config: TrainConfig,
+    progress: bool,
+    retrain: bool = False,
+) -> tuple[SmallCNN, dict[str, Any]]:
     ds = _training_data(dataset, seed, data_root, config)
     provenance = _provenance(dataset, seed, config, ds)
     shipped = SHIPPED_MODELS.get((dataset, seed))
@@ -389,10 +446,22 @@ def _trained_small(dataset: str, seed: int, device: torch.device, data_root: str
             # e.g. another scikit-learn release changed the digits: train, and say the numbers will differ
             import warnings
 
-            warnings.warn(f"trained:{dataset}: not using the shipped model ({err}); training one here, so "
-                          "numbers will differ slightly from the book's", RuntimeWarning, stacklevel=3)
-    key = hash_config({"v": _CACHE_VERSION, "arch": "SmallCNN", "provenance": provenance,
-                       "threads": TRAIN_THREADS, "device": device.type, "torch": torch.__version__})
+            warnings.warn(
+                f"trained:{dataset}: not using the shipped model ({err}); training one here, so "
+                "numbers will differ slightly from the book's",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    key = hash_config(
+        {
+            "v": _CACHE_VERSION,
+            "arch": "SmallCNN",
+            "provenance": provenance,
+            "threads": TRAIN_THREADS,
+            "device": device.type,
+            "torch": torch.__version__,
+        }
+    )
     path = cache_dir("models") / f"small-{ds.name}-{key[:24]}.npz"
     if not retrain and path.exists():
         try:
@@ -401,8 +470,16 @@ def _trained_small(dataset: str, seed: int, device: torch.device, data_root: str
         except ValueError:  # a damaged or stale weights file is retrained, never fatal
             pass
     eval_x, eval_y = _held_out(dataset, data_root, config)
-    model, info = train_small_cnn(ds.images, ds.labels, config=config, seed=seed, device=device,
-                                  eval_images=eval_x, eval_labels=eval_y, progress=progress)
+    model, info = train_small_cnn(
+        ds.images,
+        ds.labels,
+        config=config,
+        seed=seed,
+        device=device,
+        eval_images=eval_x,
+        eval_labels=eval_y,
+        progress=progress,
+    )
     info["dataset"] = ds.name
     _save_weights(path, model, info, provenance)
     return model, {**info, "weights_source": "trained", "weights_file": str(path)}
@@ -443,8 +520,10 @@ def get_embedder(
         FileNotFoundError: pretrained weights absent from the torch cache and ``download`` is false.
     """
     if not isinstance(spec, str) or ":" not in spec:
-        raise ValueError(f"spec must look like 'kind:arg' with kind in trained/torchvision/random, got {spec!r}; "
-                         f"see available_specs()")
+        raise ValueError(
+            f"spec must look like 'kind:arg' with kind in trained/torchvision/random, got {spec!r}; "
+            f"see available_specs()"
+        )
     if pool not in ("avg", "flatten"):
         raise ValueError(f"pool must be 'avg' or 'flatten', got {pool!r}")
     kind, _, arg = spec.partition(":")
@@ -457,8 +536,15 @@ def get_embedder(
         config = train_config or TrainConfig()
         model, info = _trained_small(arg, seed, dev, data_root, config, progress, retrain)
         prep = small_cnn_preprocess(config.size, info["mean"], info["std"], info["in_channels"], dev)
-        identity = {"kind": "trained", "dataset": arg, "seed": seed, "weights": _state_hash(model),
-                    "mean": info["mean"], "std": info["std"], "size": config.size}
+        identity = {
+            "kind": "trained",
+            "dataset": arg,
+            "seed": seed,
+            "weights": _state_hash(model),
+            "mean": info["mean"],
+            "std": info["std"],
+            "size": config.size,
+        }
         return _build(spec, model, layer, seed, dev, pool, prep, identity, info, 512)
 
     if kind == "random" and arg.lower() == "small":

@@ -25,15 +25,12 @@ def check_images(images: Any) -> np.ndarray:
             "convert tensors with .cpu().numpy()"
         )
     if images.dtype != np.uint8:
-        hint = (" (float images in [0, 1]: use (x * 255).round().astype(np.uint8))"
-                if images.dtype.kind == "f" else "")
+        hint = " (float images in [0, 1]: use (x * 255).round().astype(np.uint8))" if images.dtype.kind == "f" else ""
         raise TypeError(f"images must be uint8 (8-bit pixels), got dtype {images.dtype}{hint}")
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4:
-        raise ValueError(
-            f"images must have shape (N, H, W) or (N, H, W, C), channels last, got shape {images.shape}"
-        )
+        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C), channels last, got shape {images.shape}")
     if images.shape[-1] not in (1, 3):
         raise ValueError(
             f"images must have 1 (grey) or 3 (RGB) channels in the last axis, got shape {images.shape}; "

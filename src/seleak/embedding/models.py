@@ -4,8 +4,8 @@ Two callers train a :class:`SmallCNN`: the ``"trained:<dataset>"`` embedder (:fu
 AdamW with a one-cycle schedule, random translations, a fixed number of epochs) and the recognition
 attack of :mod:`seleak.attacks` (Adam, early stopping on a validation split, its own input features).
 They differ in those settings and share the rest: the architecture (:class:`SmallCNN`), seeding and
-thread pinning (:func:`seleak._runtime.seeded`, :func:`seleak._runtime.limit_threads`), the seeded minibatch loop (:func:`fit`) and
-batched prediction (:func:`predict_logits`).
+thread pinning (:func:`seleak._runtime.seeded`, :func:`seleak._runtime.limit_threads`), the seeded
+minibatch loop (:func:`fit`) and batched prediction (:func:`predict_logits`).
 """
 
 from __future__ import annotations
@@ -46,14 +46,24 @@ class SmallCNN(nn.Module):
     of dropping it, so any image size works.
     """
 
-    def __init__(self, in_channels: int = 3, n_classes: int = 10, widths: Sequence[int] = (16, 32, 64, 128), *,
-                 conv_bias: bool = False, ceil_mode: bool = False):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        n_classes: int = 10,
+        widths: Sequence[int] = (16, 32, 64, 128),
+        *,
+        conv_bias: bool = False,
+        ceil_mode: bool = False,
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         c = in_channels
         for i, w in enumerate(widths):
-            block: list[nn.Module] = [nn.Conv2d(c, w, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(w),
-                                      nn.ReLU(inplace=True)]
+            block: list[nn.Module] = [
+                nn.Conv2d(c, w, 3, padding=1, bias=conv_bias),
+                nn.BatchNorm2d(w),
+                nn.ReLU(inplace=True),
+            ]
             if i < len(widths) - 1:
                 block.append(nn.MaxPool2d(2, ceil_mode=ceil_mode))
             layers.append(nn.Sequential(*block))
@@ -146,8 +156,14 @@ def fit(
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module, x: torch.Tensor, rows: Any = None, *, device: str | torch.device | None = None,
-                   batch_size: int = 512) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module,
+    x: torch.Tensor,
+    rows: Any = None,
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = 512,
+) -> torch.Tensor:
     """Class scores of ``x[rows]`` (all of ``x`` by default) in eval mode, batch by batch, on the CPU."""
     model.eval()
     dev = x.device if device is None else torch.device(device)
@@ -173,8 +189,9 @@ def _random_shift(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Te
     return xp.permute(0, 2, 3, 1)[bi, rows, cols].permute(0, 3, 1, 2)
 
 
-def small_cnn_preprocess(size: int, mean: Sequence[float], std: Sequence[float], in_channels: int,
-                         device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+def small_cnn_preprocess(
+    size: int, mean: Sequence[float], std: Sequence[float], in_channels: int, device: torch.device
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """``uint8 (N, C, H, W)`` → what a trained :class:`SmallCNN` reads: ``[0, 1]``, its channel count,
     ``size × size`` (antialiased bilinear), standardised by the training pixels' ``mean`` and ``std``."""
     m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
@@ -234,11 +251,22 @@ def train_small_cnn(
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         steps_per_epoch = -(-x.shape[0] // config.batch_size)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, epochs=config.epochs,
-                                                    steps_per_epoch=steps_per_epoch)
-        fit(model, x, y, optimizer=opt, scheduler=sched, epochs=config.epochs, batch_size=config.batch_size,
-            generator=gen, augment=lambda xb: _random_shift(xb, config.shift, gen), progress=progress,
-            desc="training SmallCNN")
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch
+        )
+        fit(
+            model,
+            x,
+            y,
+            optimizer=opt,
+            scheduler=sched,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            generator=gen,
+            augment=lambda xb: _random_shift(xb, config.shift, gen),
+            progress=progress,
+            desc="training SmallCNN",
+        )
     model.eval()
     info: dict[str, Any] = {
         "train_seconds": round(time.perf_counter() - t0, 3),

@@ -19,8 +19,9 @@ def _in_metric(q: np.ndarray, g: np.ndarray, metric: str) -> tuple[np.ndarray, n
     return q, g
 
 
-def retrieval_accuracy(queries: np.ndarray, gallery: np.ndarray, top: Sequence[int] | int = 1,
-                       metric: str = "cosine", chunk: int = 1024) -> dict[int, float]:
+def retrieval_accuracy(
+    queries: np.ndarray, gallery: np.ndarray, top: Sequence[int] | int = 1, metric: str = "cosine", chunk: int = 1024
+) -> dict[int, float]:
     """Fraction of queries whose own gallery row (row i for query i) is among their ``top`` nearest.
 
     ``queries`` are, e.g., embeddings of encrypted images and ``gallery`` those of the plain originals;
@@ -46,8 +47,9 @@ def retrieval_accuracy(queries: np.ndarray, gallery: np.ndarray, top: Sequence[i
     return {int(k): float((ranks < k).mean()) for k in ks}
 
 
-def neighbour_label_accuracy(queries: np.ndarray, gallery: np.ndarray, labels: np.ndarray,
-                             metric: str = "cosine") -> float:
+def neighbour_label_accuracy(
+    queries: np.ndarray, gallery: np.ndarray, labels: np.ndarray, metric: str = "cosine"
+) -> float:
     """Class-level retrieval: how often the nearest *other* gallery row has query i's label.
 
     Query i's own original (gallery row i) is excluded, so the score says whether an encrypted image

@@ -45,4 +45,3 @@ def auth_tag(key: bytes, salt: bytes, context: bytes, fields: Sequence[tuple[str
         n = name.encode("utf-8")
         msg += struct.pack(">I", len(n)) + n + struct.pack(">Q", len(v)) + v
     return hmac.new(_mac_key(key, salt, context), bytes(msg), hashlib.sha256).digest()
-

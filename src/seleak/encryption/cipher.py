@@ -146,23 +146,29 @@ class Ciphertext:
             raise ValueError(f"{what}: it has no {', '.join(missing)} array")
         images = arrays["images"]
         if images.dtype != np.uint8 or images.ndim not in (3, 4) or images.shape[0] == 0:
-            raise ValueError(f"{what}: 'images' must be uint8 (N, H, W) or (N, H, W, C), got "
-                             f"{images.dtype} {images.shape}")
+            raise ValueError(
+                f"{what}: 'images' must be uint8 (N, H, W) or (N, H, W, C), got {images.dtype} {images.shape}"
+            )
         nonces = arrays["nonces"]
         if nonces.dtype != np.uint8 or nonces.shape != (images.shape[0], NONCE_BYTES):
-            raise ValueError(f"{what}: 'nonces' must be uint8 of shape ({images.shape[0]}, {NONCE_BYTES}), "
-                             f"got {nonces.dtype} {nonces.shape}")
+            raise ValueError(
+                f"{what}: 'nonces' must be uint8 of shape ({images.shape[0]}, {NONCE_BYTES}), "
+                f"got {nonces.dtype} {nonces.shape}"
+            )
         spec = arrays["scheme"]
         if spec.shape != () or spec.dtype.kind != "U":
             raise ValueError(f"{what}: 'scheme' must be one string, got {spec.dtype} {spec.shape}")
         scheme = parse_scheme_for_shape(str(spec), images.shape[1:])
         coef = arrays.get("coefficients")
         if coef is not None and (coef.dtype != np.int16 or coef.ndim != 6):
-            raise ValueError(f"{what}: 'coefficients' must be int16 (N, C, H8, W8, 8, 8), got {coef.dtype} {coef.shape}")
+            raise ValueError(
+                f"{what}: 'coefficients' must be int16 (N, C, H8, W8, 8, 8), got {coef.dtype} {coef.shape}"
+            )
         salt, tag = arrays.get("salt"), arrays.get("tag")
         if (salt is None) != (tag is None):
-            raise ValueError(f"{what}: it has {'a salt' if tag is None else 'a tag'} without "
-                             f"{'a tag' if tag is None else 'a salt'}")
+            raise ValueError(
+                f"{what}: it has {'a salt' if tag is None else 'a tag'} without {'a tag' if tag is None else 'a salt'}"
+            )
         if salt is not None and tag is not None:
             if salt.dtype != np.uint8 or salt.shape != (SALT_BYTES,):
                 raise ValueError(f"{what}: 'salt' must be {SALT_BYTES} uint8, got {salt.dtype} {salt.shape}")
@@ -270,9 +276,7 @@ def _run_dct(
     return pix_out, coef_out
 
 
-def _check_ciphertext(
-    ct: Any, scheme: Any, key: bytes | None = None, verify: bool = True
-) -> tuple[Scheme, list[int]]:
+def _check_ciphertext(ct: Any, scheme: Any, key: bytes | None = None, verify: bool = True) -> tuple[Scheme, list[int]]:
     """Check a ciphertext's structure and, when ``key`` is given and ``verify`` is true, its tag.
 
     The structure comes first, so a hand-built ciphertext that could never decrypt says why; the
@@ -312,9 +316,7 @@ def _check_ciphertext(
     return own, icbs
 
 
-def decrypt(
-    ct: Ciphertext, key: bytes, scheme: Scheme | str | None = None, *, verify: bool = True
-) -> np.ndarray:
+def decrypt(ct: Ciphertext, key: bytes, scheme: Scheme | str | None = None, *, verify: bool = True) -> np.ndarray:
     """Invert :func:`encrypt`.
 
     Pixel schemes (:class:`BitPlanes`, :class:`Region`, :class:`Full`) return exactly the input

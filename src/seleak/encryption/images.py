@@ -23,9 +23,7 @@ def check_images(images: Any, name: str = "images") -> np.ndarray:
         )
     if images.ndim not in (3, 4):
         hint = " (one image of shape (H, W)? pass image[None])" if images.ndim == 2 else ""
-        raise ValueError(
-            f"{name} must be {_IMAGES_EXPECTED}; got {images.ndim}-D shape {images.shape}{hint}"
-        )
+        raise ValueError(f"{name} must be {_IMAGES_EXPECTED}; got {images.ndim}-D shape {images.shape}{hint}")
     if any(s == 0 for s in images.shape[1:]):
         raise ValueError(f"{name} must have non-empty H, W (and C); got shape {images.shape}")
     return np.ascontiguousarray(images)

@@ -60,14 +60,10 @@ def check_key(key: Any) -> bytes:
     """``key`` as ``bytes`` of an AES key length; else a TypeError/ValueError that says what is expected."""
     if not isinstance(key, (bytes, bytearray, memoryview)):
         hint = " (hex text? use bytes.fromhex(...))" if isinstance(key, str) else ""
-        raise TypeError(
-            f"key must be bytes, 16, 24 or 32 of them; got {type(key).__name__}{hint}"
-        )
+        raise TypeError(f"key must be bytes, 16, 24 or 32 of them; got {type(key).__name__}{hint}")
     key = bytes(key)
     if len(key) not in KEY_SIZES:
-        raise ValueError(
-            f"key must be 16, 24 or 32 bytes long (AES-128/192/256); got {len(key)} bytes"
-        )
+        raise ValueError(f"key must be 16, 24 or 32 bytes long (AES-128/192/256); got {len(key)} bytes")
     return key
 
 
@@ -80,14 +76,10 @@ def _check_icb(icb: Any) -> bytes:
             )
         return icb.tobytes()
     if not isinstance(icb, (bytes, bytearray, memoryview)):
-        raise TypeError(
-            f"an initial counter block must be {NONCE_BYTES} bytes; got {type(icb).__name__}"
-        )
+        raise TypeError(f"an initial counter block must be {NONCE_BYTES} bytes; got {type(icb).__name__}")
     icb = bytes(icb)
     if len(icb) != NONCE_BYTES:
-        raise ValueError(
-            f"an initial counter block must be exactly {NONCE_BYTES} bytes; got {len(icb)}"
-        )
+        raise ValueError(f"an initial counter block must be exactly {NONCE_BYTES} bytes; got {len(icb)}")
     return icb
 
 
@@ -169,9 +161,7 @@ def check_nonces(nonces: Any, n: int) -> np.ndarray:
         rows = []
         for k, item in enumerate(nonces):
             if not isinstance(item, (bytes, bytearray, memoryview)):
-                raise TypeError(
-                    f"nonces[{k}] must be {NONCE_BYTES} bytes; got {type(item).__name__}"
-                )
+                raise TypeError(f"nonces[{k}] must be {NONCE_BYTES} bytes; got {type(item).__name__}")
             if len(bytes(item)) != NONCE_BYTES:
                 raise ValueError(
                     f"each nonce must be {NONCE_BYTES} bytes (a full initial counter block); "
@@ -245,4 +235,3 @@ def ints_to_nonces(icbs: Sequence[int]) -> np.ndarray:
     if not icbs:
         return np.zeros((0, NONCE_BYTES), np.uint8)
     return np.frombuffer(b"".join(c.to_bytes(16, "big") for c in icbs), np.uint8).reshape(-1, 16).copy()
-

@@ -288,9 +288,7 @@ class Region(Scheme):
         """The boolean ``(height, width)`` region; raises ``ValueError`` if it leaves the image."""
         if self._mask is not None:
             if self._mask.shape != (height, width):
-                raise ValueError(
-                    f"the region mask has shape {self._mask.shape} but the images are {height}x{width}"
-                )
+                raise ValueError(f"the region mask has shape {self._mask.shape} but the images are {height}x{width}")
             return self._mask
         m = np.zeros((height, width), dtype=bool)
         if self._boxes is not None:
@@ -419,7 +417,9 @@ class DCT(Scheme):
         parts = ["dc"] if self.dc else []
         n = len(self.ac_signs)
         if n:
-            parts.append(f"ac{n}" if self.ac_signs == tuple(range(1, n + 1)) else "ac=" + ",".join(map(str, self.ac_signs)))
+            parts.append(
+                f"ac{n}" if self.ac_signs == tuple(range(1, n + 1)) else "ac=" + ",".join(map(str, self.ac_signs))
+            )
         return f"dct:q{self.quality}:" + ("+".join(parts) if parts else "none")
 
     @property
@@ -471,9 +471,7 @@ class DCT(Scheme):
         _, dc_bytes, ac_bytes = self._layout(image_shape)
         return dc_bytes + ac_bytes
 
-    def apply_keystream(
-        self, q: np.ndarray, ks: np.ndarray, image_shape: tuple[int, ...], inverse: bool
-    ) -> np.ndarray:
+    def apply_keystream(self, q: np.ndarray, ks: np.ndarray, image_shape: tuple[int, ...], inverse: bool) -> np.ndarray:
         """Encrypt (or, with ``inverse``, decrypt) coefficients ``q`` (n, C, Hb, Wb, 8, 8) in place.
 
         ``ks`` holds one row of :meth:`keystream_nbytes` keystream bytes per image: 32-bit words for
@@ -616,7 +614,7 @@ def _check_mask_spec_size(spec: str, height: int, width: int) -> None:
     s = spec.strip()
     if not s.startswith("region:mask:"):
         return
-    body = s[len("region:mask:"):].partition("@")[0]
+    body = s[len("region:mask:") :].partition("@")[0]
     size, _, b64 = body.partition(":")
     hw = size.split("x")
     if len(hw) != 2 or not all(v.isdigit() and len(v) <= 9 for v in hw):
@@ -628,8 +626,10 @@ def _check_mask_spec_size(spec: str, height: int, width: int) -> None:
     # base64 of zlib data: 4 characters per 3 bytes; zlib adds at most ~0.1 % + a few bytes. The
     # decompression itself is bounded by parse_scheme.
     if len(b64) > 4 * (need + need // 1000 + 64) // 3 + 4:
-        raise ValueError(f"the scheme's region mask spec is {len(b64)} characters, too long for a "
-                         f"{h}x{w} mask; the scheme is damaged or was crafted")
+        raise ValueError(
+            f"the scheme's region mask spec is {len(b64)} characters, too long for a "
+            f"{h}x{w} mask; the scheme is damaged or was crafted"
+        )
 
 
 def parse_scheme_for_shape(spec: str, image_shape: tuple[int, ...]) -> Scheme:
@@ -644,8 +644,9 @@ def parse_scheme_for_shape(spec: str, image_shape: tuple[int, ...]) -> Scheme:
     h, w = int(image_shape[0]), int(image_shape[1])
     limit = 512 + -(-h * w // 4)
     if len(spec) > limit:
-        raise ValueError(f"the scheme spec is {len(spec)} characters, more than the {limit} any scheme "
-                         f"of a {h}x{w} image needs; the file is damaged or was crafted")
+        raise ValueError(
+            f"the scheme spec is {len(spec)} characters, more than the {limit} any scheme "
+            f"of a {h}x{w} image needs; the file is damaged or was crafted"
+        )
     _check_mask_spec_size(spec, h, w)
     return parse_scheme(spec)
-

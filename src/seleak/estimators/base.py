@@ -86,10 +86,7 @@ class MIEstimate:
     def summary(self) -> str:
         """One line for logs: name, value in nats and bits, N, time, flags."""
         flag = f" [{'; '.join(self.flags)}]" if self.flags else ""
-        return (
-            f"{self.name}: {self.nats:.4f} nats ({self.bits:.4f} bits), N={self.n}, "
-            f"{self.wall_time_s:.2f}s{flag}"
-        )
+        return f"{self.name}: {self.nats:.4f} nats ({self.bits:.4f} bits), N={self.n}, {self.wall_time_s:.2f}s{flag}"
 
 
 def _as_2d_float(a: Any, label: str) -> np.ndarray:
@@ -127,9 +124,7 @@ def check_pair(
     xa = _as_2d_float(x, "x")
     ya = _as_2d_float(y, "y")
     if xa.shape[0] != ya.shape[0]:
-        raise ValueError(
-            f"x and y must be paired row by row: x has {xa.shape[0]} rows, y has {ya.shape[0]}"
-        )
+        raise ValueError(f"x and y must be paired row by row: x has {xa.shape[0]} rows, y has {ya.shape[0]}")
     n = xa.shape[0]
     if n < min_n:
         raise ValueError(f"{name} needs at least {min_n} paired samples, got {n}")
@@ -197,9 +192,7 @@ def _pca(a: np.ndarray, dim: int, whiten: bool) -> np.ndarray:
     return np.ldexp(out, e)  # back to the data's own scale
 
 
-def project(
-    x: Any, y: Any, dim: int | tuple[int, int], *, whiten: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
+def project(x: Any, y: Any, dim: int | tuple[int, int], *, whiten: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Project ``x`` and ``y`` **separately** onto their first ``dim`` principal components.
 
     Use it before ``plugin`` or ``ksg`` on embeddings (``D`` up to 512): both degrade quickly with
@@ -260,8 +253,9 @@ class Estimator:
     def with_context(self, *, seed: int, device: str) -> "Estimator":
         """This estimator with ``seed`` and ``device`` filled in where it takes them and they were not
         set explicitly: what a pipeline hands down without having to know the estimator."""
-        extra = {k: v for k, v in (("seed", seed), ("device", device))
-                 if k in self.defaults and k not in self._explicit}
+        extra = {
+            k: v for k, v in (("seed", seed), ("device", device)) if k in self.defaults and k not in self._explicit
+        }
         return type(self)(**self._explicit, **extra) if extra else self
 
     def ceiling(self, n_eval: int) -> float:
@@ -313,6 +307,7 @@ class Estimator:
 
 
 # --- small shared validators -------------------------------------------------------------------
+
 
 def int_setting(est: str, key: str, value: Any, lo: int, hi: int | None = None) -> int:
     """An estimator's integer setting ``key``, checked against ``[lo, hi]`` (bool is not an int)."""

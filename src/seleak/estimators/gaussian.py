@@ -133,9 +133,7 @@ class GaussianEstimator(Estimator):
         sh = self._settings["shrinkage"]
         if sh not in ("auto", "ledoit-wolf"):
             if not is_number(sh) or not 0 <= sh < 1:
-                raise ValueError(
-                    f"gaussian: shrinkage must be 'auto', 'ledoit-wolf' or a float in [0, 1), got {sh!r}"
-                )
+                raise ValueError(f"gaussian: shrinkage must be 'auto', 'ledoit-wolf' or a float in [0, 1), got {sh!r}")
         if not isinstance(self._settings["bias_correction"], bool):
             raise TypeError("gaussian: bias_correction must be True or False")
         pca_setting(self.name, self._settings["pca_dim"])

@@ -116,7 +116,5 @@ class PluginEstimator(Estimator):
         hx = entropy_from_labels(lx, mm)
         hy = entropy_from_labels(ly, mm)
         hxy = entropy_from_labels(np.unique(lxy, return_inverse=True)[1].reshape(-1), mm)
-        details.update(
-            cells_x=int(lx.max() + 1), cells_y=int(ly.max() + 1), cells_xy=int(np.unique(lxy).size)
-        )
+        details.update(cells_x=int(lx.max() + 1), cells_y=int(ly.max() + 1), cells_xy=int(np.unique(lxy).size))
         return hx + hy - hxy, details

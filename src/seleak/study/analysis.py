@@ -33,13 +33,27 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """
     grouped = table.groupby(KEYS, dropna=False, sort=False)
     out = grouped.agg(
-        estimator_name=("estimator_name", "first"), mi_nats=("mi_nats", "mean"), mi_sd=("mi_nats", "std"), mi_min=("mi_nats", "min"),
-        mi_max=("mi_nats", "max"), ci_low=("ci_low", "min"), ci_high=("ci_high", "max"),
-        p_value=("p_value", "max"), bound_nats=("bound_nats", "first"), degenerate=("degenerate", "all"),
-        pixel_mi_bits=("pixel_mi_bits", "mean"), pixel_mi_exact_bits=("pixel_mi_exact_bits", "mean"),
-        entropy_bits=("entropy_bits", "mean"), corr_h=("corr_h", "mean"), npcr=("npcr", "mean"),
-        uaci=("uaci", "mean"), psnr_db=("psnr_db", "mean"), ssim=("ssim", "mean"),
-        seeds=("seed", "nunique"), n=("n", "first"), wall_s=("wall_s", "sum"),
+        estimator_name=("estimator_name", "first"),
+        mi_nats=("mi_nats", "mean"),
+        mi_sd=("mi_nats", "std"),
+        mi_min=("mi_nats", "min"),
+        mi_max=("mi_nats", "max"),
+        ci_low=("ci_low", "min"),
+        ci_high=("ci_high", "max"),
+        p_value=("p_value", "max"),
+        bound_nats=("bound_nats", "first"),
+        degenerate=("degenerate", "all"),
+        pixel_mi_bits=("pixel_mi_bits", "mean"),
+        pixel_mi_exact_bits=("pixel_mi_exact_bits", "mean"),
+        entropy_bits=("entropy_bits", "mean"),
+        corr_h=("corr_h", "mean"),
+        npcr=("npcr", "mean"),
+        uaci=("uaci", "mean"),
+        psnr_db=("psnr_db", "mean"),
+        ssim=("ssim", "mean"),
+        seeds=("seed", "nunique"),
+        n=("n", "first"),
+        wall_s=("wall_s", "sum"),
     ).reset_index()
     out["ci_low"] = np.minimum(out["ci_low"], out["mi_min"])
     out["ci_high"] = np.maximum(out["ci_high"], out["mi_max"])
@@ -48,8 +62,9 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def findings(table: pd.DataFrame, *, family: str = "msb", strong: float = 0.01, weak: float = 0.05,
-             block: str | None = None) -> pd.DataFrame:
+def findings(
+    table: pd.DataFrame, *, family: str = "msb", strong: float = 0.01, weak: float = 0.05, block: str | None = None
+) -> pd.DataFrame:
     """The study's expected findings, checked per (data set, embedding, estimator).
 
     1. leakage is significant (p <= ``strong``) at k = 1 and 2 of ``family`` for every estimator that
@@ -70,23 +85,62 @@ def findings(table: pd.DataFrame, *, family: str = "msb", strong: float = 0.01, 
                 continue
             r = row.iloc[0]
             if bool(r["saturated"]):
-                checks.append((blk, ds, emb, est, f"significant at {family}:{k}", True,
-                               f"skipped: saturated ({r['mi_nats']:.2f} of {r['bound_nats']:.2f} nats)"))
+                checks.append(
+                    (
+                        blk,
+                        ds,
+                        emb,
+                        est,
+                        f"significant at {family}:{k}",
+                        True,
+                        f"skipped: saturated ({r['mi_nats']:.2f} of {r['bound_nats']:.2f} nats)",
+                    )
+                )
                 continue
-            checks.append((blk, ds, emb, est, f"significant at {family}:{k}", bool(r["p_value"] <= strong),
-                           f"p = {r['p_value']:.4f}, I = {r['mi_nats']:.3f} nats"))
+            checks.append(
+                (
+                    blk,
+                    ds,
+                    emb,
+                    est,
+                    f"significant at {family}:{k}",
+                    bool(r["p_value"] <= strong),
+                    f"p = {r['p_value']:.4f}, I = {r['mi_nats']:.3f} nats",
+                )
+            )
         full = g[g["family"] == "full"]
         if not full.empty:
             r = full.iloc[0]
-            checks.append((blk, ds, emb, est, "no evidence under full", bool(r["p_value"] > weak),
-                           f"p = {r['p_value']:.3f}, I = {r['mi_nats']:.3f} nats"))
+            checks.append(
+                (
+                    blk,
+                    ds,
+                    emb,
+                    est,
+                    "no evidence under full",
+                    bool(r["p_value"] > weak),
+                    f"p = {r['p_value']:.3f}, I = {r['mi_nats']:.3f} nats",
+                )
+            )
         fam = fam[fam["k"] >= 1]  # k = 0 is degenerate: f(X) = f(SE(X))
         if len(fam) >= 2:
             mean, high, ks = fam["mi_nats"].to_numpy(), fam["ci_high"].to_numpy(), fam["k"].to_numpy()
-            bad = [f"k={int(ks[i])}->{int(ks[i + 1])}: {mean[i + 1]:.3f} > {high[i]:.3f}"
-                   for i in range(len(ks) - 1) if mean[i + 1] > high[i] + 1e-9]
-            checks.append((blk, ds, emb, est, f"non-increasing in k ({family})", not bad,
-                           "; ".join(bad) or f"{len(ks)} values, k={int(ks[0])}..{int(ks[-1])}"))
+            bad = [
+                f"k={int(ks[i])}->{int(ks[i + 1])}: {mean[i + 1]:.3f} > {high[i]:.3f}"
+                for i in range(len(ks) - 1)
+                if mean[i + 1] > high[i] + 1e-9
+            ]
+            checks.append(
+                (
+                    blk,
+                    ds,
+                    emb,
+                    est,
+                    f"non-increasing in k ({family})",
+                    not bad,
+                    "; ".join(bad) or f"{len(ks)} values, k={int(ks[0])}..{int(ks[-1])}",
+                )
+            )
     return pd.DataFrame(checks, columns=["block", "dataset", "embedding", "estimator", "check", "passed", "detail"])
 
 
@@ -101,13 +155,21 @@ REFERENCE_SCHEMES = ("msb:1", "msb:4", "full")
 def grid_table(config: StudyConfig) -> pd.DataFrame:
     """One row per block: what it measures (data sets, N, embeddings, how many schemes, estimators,
     how many seeds) and the permutations of its tests."""
-    return pd.DataFrame([
-        {"block": g.block, "data": ", ".join(d for d, _ in g.datasets), "N": g.n,
-         "embeddings": ", ".join(g.embeddings), "schemes": len(g.schemes),
-         "estimators": ", ".join(e.label for e in g.estimators), "seeds": len(g.seeds),
-         "permutations": g.permutations}
-        for g in config.grids
-    ]).set_index("block")
+    return pd.DataFrame(
+        [
+            {
+                "block": g.block,
+                "data": ", ".join(d for d, _ in g.datasets),
+                "N": g.n,
+                "embeddings": ", ".join(g.embeddings),
+                "schemes": len(g.schemes),
+                "estimators": ", ".join(e.label for e in g.estimators),
+                "seeds": len(g.seeds),
+                "permutations": g.permutations,
+            }
+            for g in config.grids
+        ]
+    ).set_index("block")
 
 
 def block_summary(summary: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -151,8 +213,9 @@ def lsb_against_msb(summary: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["estimator"].isin(set(sch["estimator"])) & (rows["k"] >= 1)]
 
 
-def other_schemes(summary: pd.DataFrame, references: Sequence[str] = REFERENCE_SCHEMES
-                  ) -> tuple[pd.DataFrame, list[str]]:
+def other_schemes(
+    summary: pd.DataFrame, references: Sequence[str] = REFERENCE_SCHEMES
+) -> tuple[pd.DataFrame, list[str]]:
     """The ``schemes`` block's schemes that are neither LSB nor MSB (regions, DCT) with the reference
     schemes ``references`` that the study measured, for the estimators of the ``schemes`` block.
 
@@ -181,13 +244,17 @@ def pixel_against_embedding(summary: pd.DataFrame, estimator: str = "gaussian") 
     # k is NaN for schemes without planes (regions, DCT): kept, since NaN != 0
     view = rows[(rows["estimator"] == estimator) & (rows["k"] != 0)].drop_duplicates("scheme")
     exact = view["pixel_mi_exact_bits"]
-    return pd.DataFrame({"scheme": view["scheme"], "pixel_bits": exact.where(np.isfinite(exact), view["pixel_mi_bits"]),
-                         "mi_nats": view["mi_nats"]}).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "scheme": view["scheme"],
+            "pixel_bits": exact.where(np.isfinite(exact), view["pixel_mi_bits"]),
+            "mi_nats": view["mi_nats"],
+        }
+    ).reset_index(drop=True)
 
 
 #: The classic SE metrics of chapter 1, as :func:`classic_table` lists them.
-CLASSIC_COLUMNS = ["pixel_mi_exact_bits", "pixel_mi_bits", "entropy_bits", "corr_h", "npcr", "uaci", "psnr_db",
-                   "ssim"]
+CLASSIC_COLUMNS = ["pixel_mi_exact_bits", "pixel_mi_bits", "entropy_bits", "corr_h", "npcr", "uaci", "psnr_db", "ssim"]
 
 
 def classic_table(summary: pd.DataFrame, estimator: str = "gaussian") -> pd.DataFrame:
@@ -195,8 +262,11 @@ def classic_table(summary: pd.DataFrame, estimator: str = "gaussian") -> pd.Data
     the classic SE metrics of the same encrypted images."""
     rows = pd.concat([reference_summary(summary), block_summary(summary, "schemes")])
     rows = rows[rows["estimator"] == estimator].drop_duplicates("scheme")
-    return rows[["scheme", "mi_nats", *CLASSIC_COLUMNS]].set_index("scheme").rename(
-        columns={"mi_nats": f"MI {estimator} (nats)"})
+    return (
+        rows[["scheme", "mi_nats", *CLASSIC_COLUMNS]]
+        .set_index("scheme")
+        .rename(columns={"mi_nats": f"MI {estimator} (nats)"})
+    )
 
 
 def first_quiet(summary: pd.DataFrame, alpha: float, family: str = "msb") -> int | None:
@@ -229,12 +299,17 @@ def leakage_values(table: pd.DataFrame, alpha: float) -> dict[str, Any]:
     checks = findings(table, strong=alpha)
     return {
         "n_rows": len(table),
-        "plugin_k1": value(paper, "msb:1", "plugin"), "mine_k1": value(paper, "msb:1", "mine"),
-        "plugin_quiet": quiet("plugin"), "mine_quiet": quiet("mine"),
+        "plugin_k1": value(paper, "msb:1", "plugin"),
+        "mine_k1": value(paper, "msb:1", "mine"),
+        "plugin_quiet": quiet("plugin"),
+        "mine_quiet": quiet("mine"),
         "full_quiet": f"{int((full_rows['p_value'] > 0.05).sum())} of {len(full_rows)}",
-        "lsb4": value(sch, "lsb:4", "gaussian"), "msb4": value(ref, "msb:4", "gaussian"),
-        "px_lsb4": float(px.get("lsb:4", np.nan)), "px_msb4": float(px.get("msb:4", np.nan)),
-        "n_checks": len(checks), "n_passed": int(checks["passed"].sum()),
+        "lsb4": value(sch, "lsb:4", "gaussian"),
+        "msb4": value(ref, "msb:4", "gaussian"),
+        "px_lsb4": float(px.get("lsb:4", np.nan)),
+        "px_msb4": float(px.get("msb:4", np.nan)),
+        "n_checks": len(checks),
+        "n_passed": int(checks["passed"].sum()),
     }
 
 
@@ -247,9 +322,14 @@ def leakage_values(table: pd.DataFrame, alpha: float) -> dict[str, Any]:
 CONTROL_BLOCKS = ("full-keys",)
 
 #: The attack measures compared with the estimates, and how figures and prose name them.
-ATTACK_MEASURES = {"psnr_mid": "PSNR, replacement (dB)", "ssim_mid": "SSIM, replacement",
-                   "psnr_rec": "PSNR, reconstruction (dB)", "ssim_rec": "SSIM, reconstruction",
-                   "accuracy": "recognition accuracy", "label_mi_nats": "label-MI bound (nats)"}
+ATTACK_MEASURES = {
+    "psnr_mid": "PSNR, replacement (dB)",
+    "ssim_mid": "SSIM, replacement",
+    "psnr_rec": "PSNR, reconstruction (dB)",
+    "ssim_rec": "SSIM, reconstruction",
+    "accuracy": "recognition accuracy",
+    "label_mi_nats": "label-MI bound (nats)",
+}
 
 #: The pixel-level views compared beside the estimators (columns of :func:`mi_table`, nats).
 PIXEL_COLUMNS = ["pixel_exact", "pixel_plugin"]
@@ -284,8 +364,15 @@ class AttackComparison:
         return dict(self.grid.datasets)[self.dataset]
 
 
-def select_attack_comparison(config: StudyConfig, *, blocks: Sequence[str] = (), dataset: str = "",
-                             embedding: str = "", seeds: Iterable[int] = (), seed: int = 0) -> AttackComparison:
+def select_attack_comparison(
+    config: StudyConfig,
+    *,
+    blocks: Sequence[str] = (),
+    dataset: str = "",
+    embedding: str = "",
+    seeds: Iterable[int] = (),
+    seed: int = 0,
+) -> AttackComparison:
     """The blocks, data set, embedding, schemes and seeds chapter 5 compares, from its parameters.
 
     ``blocks``: empty for every block but the :data:`CONTROL_BLOCKS`; ``dataset`` and ``embedding``: empty
@@ -300,8 +387,7 @@ def select_attack_comparison(config: StudyConfig, *, blocks: Sequence[str] = (),
     emb_spec = embedding or grids[0].embeddings[0]
     grids = [g for g in grids if emb_spec in g.embeddings and ds_name in dict(g.datasets)]
     if not grids:
-        raise ValueError(f"no block of profile {config.name!r} measures embedding {emb_spec!r} on data set "
-                         f"{ds_name!r}")
+        raise ValueError(f"no block of profile {config.name!r} measures embedding {emb_spec!r} on data set {ds_name!r}")
     schemes = list(dict.fromkeys(s for g in grids for s in g.schemes))
     chosen = [int(s) + seed for s in seeds] or sorted({s for g in grids for s in g.seeds})
     return AttackComparison(grids, ds_name, emb_spec, schemes, chosen)
@@ -325,14 +411,19 @@ def attacker_prior(comparison: AttackComparison, prior_mean: float = -1.0) -> fl
 
     opts = comparison.dataset_opts
     other_split = "test" if dict(opts).get("split", "train") != "test" else "train"
-    return float(load_dataset(comparison.dataset, split=other_split,
-                              **{k: v for k, v in opts if k != "split"}).images.mean())
+    return float(
+        load_dataset(comparison.dataset, split=other_split, **{k: v for k, v in opts if k != "split"}).images.mean()
+    )
 
 
 def compared_summary(summary: pd.DataFrame, comparison: AttackComparison) -> pd.DataFrame:
     """The rows of a :func:`summarize` table that the comparison covers."""
-    return summary[summary["block"].isin(comparison.blocks) & (summary["dataset"] == comparison.dataset)
-                   & (summary["embedding"] == comparison.embedding) & summary["scheme"].isin(comparison.schemes)]
+    return summary[
+        summary["block"].isin(comparison.blocks)
+        & (summary["dataset"] == comparison.dataset)
+        & (summary["embedding"] == comparison.embedding)
+        & summary["scheme"].isin(comparison.schemes)
+    ]
 
 
 def estimator_labels(summary: pd.DataFrame) -> list[str]:
@@ -346,8 +437,12 @@ def mi_table(compared: pd.DataFrame, schemes: Sequence[str]) -> pd.DataFrame:
     estimators = estimator_labels(compared)
     mi = compared.pivot_table(index="scheme", columns="estimator", values="mi_nats", aggfunc="mean")[estimators]
     pixel = compared.groupby("scheme").agg(
-        pixel_plugin=("pixel_mi_bits", "mean"), pixel_exact=("pixel_mi_exact_bits", "mean"),
-        family=("family", "first"), k=("k", "first"), degenerate=("degenerate", "all"))
+        pixel_plugin=("pixel_mi_bits", "mean"),
+        pixel_exact=("pixel_mi_exact_bits", "mean"),
+        family=("family", "first"),
+        k=("k", "first"),
+        degenerate=("degenerate", "all"),
+    )
     pixel[PIXEL_COLUMNS] *= math.log(2)  # bits -> nats, like the embedding estimates
     return pixel.join(mi).reindex(list(schemes))
 
@@ -405,8 +500,9 @@ class Disagreements:
     saturated: list[tuple[str, str]]  # (estimator, scheme) at its ceiling, k = 0 excluded
 
 
-def disagreements(points: pd.DataFrame, compared: pd.DataFrame, estimator: str, *, alpha: float,
-                  margin: float = RECOGNITION_MARGIN) -> Disagreements:
+def disagreements(
+    points: pd.DataFrame, compared: pd.DataFrame, estimator: str, *, alpha: float, margin: float = RECOGNITION_MARGIN
+) -> Disagreements:
     """Schemes where ``estimator``'s verdict at ``alpha`` and the recognition attack disagree.
 
     A scheme the estimator did not measure, or the attack did not score (NaN), is in neither list.
@@ -419,8 +515,9 @@ def disagreements(points: pd.DataFrame, compared: pd.DataFrame, estimator: str, 
     return Disagreements(survive, silent, list(zip(sat["estimator"], sat["scheme"])))
 
 
-def rank_gaps(points: pd.DataFrame, estimates: Sequence[str], measures: Sequence[str] = ("ssim_rec", "accuracy")
-              ) -> list[str]:
+def rank_gaps(
+    points: pd.DataFrame, estimates: Sequence[str], measures: Sequence[str] = ("ssim_rec", "accuracy")
+) -> list[str]:
     """Per estimate and attack measure, the scheme whose two ranks differ most (1 = leaks most), as text;
     pairs with fewer than 3 points are skipped."""
     gaps = []
@@ -431,8 +528,10 @@ def rank_gaps(points: pd.DataFrame, estimates: Sequence[str], measures: Sequence
                 continue
             by_mi, by_attack = both[est].rank(ascending=False), both[col].rank(ascending=False)
             worst = (by_mi - by_attack).abs().idxmax()
-            gaps.append(f"{est} MI vs {ATTACK_MEASURES[col]}: {worst} (rank {int(by_mi[worst])} by MI, "
-                        f"{int(by_attack[worst])} by the attack, of {len(both)})")
+            gaps.append(
+                f"{est} MI vs {ATTACK_MEASURES[col]}: {worst} (rank {int(by_mi[worst])} by MI, "
+                f"{int(by_attack[worst])} by the attack, of {len(both)})"
+            )
     return gaps
 
 
@@ -451,9 +550,19 @@ def _correlation(corr: pd.DataFrame, x: str, y: str) -> pd.Series | None:
     return r.iloc[0] if len(r) else None
 
 
-def attack_values(comparison: AttackComparison, compared: pd.DataFrame, mi: pd.DataFrame, measures: pd.DataFrame,
-                  corr: pd.DataFrame, labels: np.ndarray, *, n_boot: int, level: float, seed: int,
-                  margin: float = RECOGNITION_MARGIN) -> dict[str, Any]:
+def attack_values(
+    comparison: AttackComparison,
+    compared: pd.DataFrame,
+    mi: pd.DataFrame,
+    measures: pd.DataFrame,
+    corr: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+    margin: float = RECOGNITION_MARGIN,
+) -> dict[str, Any]:
     """Every number chapter 5's prose quotes, keyed by its glue name.
 
     ``compared``, ``mi`` and ``measures`` are :func:`compared_summary`, :func:`mi_table` and
@@ -471,11 +580,16 @@ def attack_values(comparison: AttackComparison, compared: pd.DataFrame, mi: pd.D
     alpha = comparison.grid.alpha
     k_hi = shared_k(mi)
     values: dict[str, Any] = {
-        "acc_plain": _at(measures, "msb:0", "accuracy"), "acc_full": _at(measures, "full", "accuracy"),
-        "chance": _at(measures, "full", "chance"), "acc_msb1": _at(measures, "msb:1", "accuracy"),
-        "ssim_rec_msb1": _at(measures, "msb:1", "ssim_rec"), "ssim_mid_msb1": _at(measures, "msb:1", "ssim_mid"),
-        "psnr_rec_msb1": _at(measures, "msb:1", "psnr_rec"), "psnr_mid_msb1": _at(measures, "msb:1", "psnr_mid"),
-        "ssim_rec_msb2": _at(measures, "msb:2", "ssim_rec"), "label_plain": _at(measures, "msb:0", "label_mi_nats"),
+        "acc_plain": _at(measures, "msb:0", "accuracy"),
+        "acc_full": _at(measures, "full", "accuracy"),
+        "chance": _at(measures, "full", "chance"),
+        "acc_msb1": _at(measures, "msb:1", "accuracy"),
+        "ssim_rec_msb1": _at(measures, "msb:1", "ssim_rec"),
+        "ssim_mid_msb1": _at(measures, "msb:1", "ssim_mid"),
+        "psnr_rec_msb1": _at(measures, "msb:1", "psnr_rec"),
+        "psnr_mid_msb1": _at(measures, "msb:1", "psnr_mid"),
+        "ssim_rec_msb2": _at(measures, "msb:2", "ssim_rec"),
+        "label_plain": _at(measures, "msb:0", "label_mi_nats"),
         "label_entropy": float(attacks.label_entropy(labels)),
     }
     if k_hi is not None:
@@ -494,13 +608,19 @@ def attack_values(comparison: AttackComparison, compared: pd.DataFrame, mi: pd.D
             r = _correlation(corr, x, y)
             if r is None:
                 continue
-            for name in ([x, "main"] if x == main else [x]):
+            for name in [x, "main"] if x == main else [x]:
                 for part in ("rho", "low", "high"):
                     values[f"rho_{name}_{y}_{part}"] = float(r[part])
                 values[f"rho_{name}_{y}_n"] = int(r["n"])
     # the k = 0 point put back in: it is the best attack result and the largest (or infinite) MI at once
-    corr_k0 = attacks.rank_correlations(scheme_points(mi, measures, degenerate=True), [main],
-                                        ["accuracy", "ssim_rec"], n_boot=n_boot, level=level, seed=seed)
+    corr_k0 = attacks.rank_correlations(
+        scheme_points(mi, measures, degenerate=True),
+        [main],
+        ["accuracy", "ssim_rec"],
+        n_boot=n_boot,
+        level=level,
+        seed=seed,
+    )
     for y in ("accuracy", "ssim_rec"):
         r = _correlation(corr_k0, main, y)
         values[f"k0_rho_{y}"] = float(r["rho"])
@@ -528,8 +648,10 @@ def attack_values(comparison: AttackComparison, compared: pd.DataFrame, mi: pd.D
         return f"reconstruction SSIM {v:.2f}" if np.isfinite(v) else "no pixel attack"
 
     values["survive"] = ", ".join(d.survive) or "none of the schemes here"
-    values["silent"] = (", ".join(f"{s} (accuracy {points.loc[s, 'accuracy']:.2f}, {reconstruction(s)})"
-                                  for s in d.silent) or "none of the schemes here")
+    values["silent"] = (
+        ", ".join(f"{s} (accuracy {points.loc[s, 'accuracy']:.2f}, {reconstruction(s)})" for s in d.silent)
+        or "none of the schemes here"
+    )
     values["alpha"] = alpha
     values["margin"] = margin
     values["saturated"] = ", ".join(f"{e} at {s}" for e, s in d.saturated) or "no estimate"

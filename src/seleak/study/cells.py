@@ -45,9 +45,17 @@ class Cell:
     def base_key(self) -> dict[str, Any]:
         g = self.grid
         return {
-            "version": CACHE_VERSION, "dataset": self.dataset, "dataset_opts": self.dataset_opts, "n": g.n,
-            "data_seed": g.data_seed, "embedding": self.embedding, "embedding_seed": g.embedding_seed,
-            "scheme": self.scheme, "seed": self.seed, "device": g.device, "threads": g.threads_per_cell,
+            "version": CACHE_VERSION,
+            "dataset": self.dataset,
+            "dataset_opts": self.dataset_opts,
+            "n": g.n,
+            "data_seed": g.data_seed,
+            "embedding": self.embedding,
+            "embedding_seed": g.embedding_seed,
+            "scheme": self.scheme,
+            "seed": self.seed,
+            "device": g.device,
+            "threads": g.threads_per_cell,
         }
 
     def estimator_config(self, spec: EstimatorSpec) -> dict[str, Any]:
@@ -59,9 +67,15 @@ class Cell:
         of it), ``pixel_metrics``, ``workers`` and ``scheduler`` (they change what runs where, not a value).
         """
         g = self.grid
-        return {**self.base_key(), "estimator": spec.name, "settings": dict(spec.settings),
-                "permutations": g.permutations, "bootstrap": g.bootstrap, "level": g.level,
-                "neural_seeds": g.neural_seeds}
+        return {
+            **self.base_key(),
+            "estimator": spec.name,
+            "settings": dict(spec.settings),
+            "permutations": g.permutations,
+            "bootstrap": g.bootstrap,
+            "level": g.level,
+            "neural_seeds": g.neural_seeds,
+        }
 
     def estimator_hash(self, spec: EstimatorSpec) -> str:
         return hash_config(self.estimator_config(spec))
@@ -191,9 +205,15 @@ def _pixel_view(plain: np.ndarray, cipher: np.ndarray, scheme: Any) -> dict[str,
 
     classic = metrics.classic_metrics(plain, cipher)
     row: dict[str, Any] = {}
-    for out, key in (("pixel_mi_bits", "mi_plugin_mm_bits"), ("entropy_bits", "entropy_cipher"),
-                     ("corr_h", "corr_h_cipher"), ("npcr", "npcr"), ("uaci", "uaci"), ("psnr_db", "psnr"),
-                     ("ssim", "ssim")):
+    for out, key in (
+        ("pixel_mi_bits", "mi_plugin_mm_bits"),
+        ("entropy_bits", "entropy_cipher"),
+        ("corr_h", "corr_h_cipher"),
+        ("npcr", "npcr"),
+        ("uaci", "uaci"),
+        ("psnr_db", "psnr"),
+        ("ssim", "ssim"),
+    ):
         row[out] = float(classic[key])
     try:
         row["pixel_mi_exact_bits"] = float(metrics.pixel_mi_exact(plain, scheme))
@@ -202,8 +222,9 @@ def _pixel_view(plain: np.ndarray, cipher: np.ndarray, scheme: Any) -> dict[str,
     return row
 
 
-def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarray,
-                  degenerate: bool = False) -> dict[str, Any]:
+def _estimate_row(
+    cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarray, degenerate: bool = False
+) -> dict[str, Any]:
     from seleak.estimators import EstimatorDivergedError
     from seleak.leakage import measure_leakage
 
@@ -212,25 +233,46 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
     pca_dim = settings.pop("pca_dim", None)
     t0 = time.perf_counter()
     try:
-        r = measure_leakage(zx, zy, spec.name, settings, pca_dim=pca_dim, permutations=g.permutations,
-                            n_boot=g.bootstrap, neural_seeds=g.neural_seeds, level=g.level, seed=cell.seed,
-                            device=g.device)
+        r = measure_leakage(
+            zx,
+            zy,
+            spec.name,
+            settings,
+            pca_dim=pca_dim,
+            permutations=g.permutations,
+            n_boot=g.bootstrap,
+            neural_seeds=g.neural_seeds,
+            level=g.level,
+            seed=cell.seed,
+            device=g.device,
+        )
     except (ValueError, EstimatorDivergedError) as err:
         if not degenerate:
             raise
         # f(X) = f(SE(X)): the true MI is infinite; estimators that need a non-singular joint refuse it
         return {
-            "estimator_name": spec.name, "mi_nats": math.inf,
-            "ci_low": math.inf, "ci_high": math.inf, "p_value": 1.0 / (g.permutations + 1), "bound_nats": math.inf,
-            "settings": json.dumps({**settings, "pca_dim": pca_dim} if pca_dim else settings, sort_keys=True,
-                                   default=str),
-            "flags": f"degenerate: f(X) = f(SE(X)), I is infinite ({err})", "wall_s": time.perf_counter() - t0,
+            "estimator_name": spec.name,
+            "mi_nats": math.inf,
+            "ci_low": math.inf,
+            "ci_high": math.inf,
+            "p_value": 1.0 / (g.permutations + 1),
+            "bound_nats": math.inf,
+            "settings": json.dumps(
+                {**settings, "pca_dim": pca_dim} if pca_dim else settings, sort_keys=True, default=str
+            ),
+            "flags": f"degenerate: f(X) = f(SE(X)), I is infinite ({err})",
+            "wall_s": time.perf_counter() - t0,
         }
     return {
-        "estimator_name": spec.name, "mi_nats": r.nats,
-        "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value, "bound_nats": r.ceiling,
+        "estimator_name": spec.name,
+        "mi_nats": r.nats,
+        "ci_low": r.ci_low,
+        "ci_high": r.ci_high,
+        "p_value": r.p_value,
+        "bound_nats": r.ceiling,
         "settings": json.dumps(dict(r.settings), sort_keys=True, default=str),
-        "flags": "; ".join(r.flags), "wall_s": r.wall_s,
+        "flags": "; ".join(r.flags),
+        "wall_s": r.wall_s,
     }
 
 
@@ -266,20 +308,22 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
                 zy = emb.embed(ct.images, batch_size=g.embed_batch_size, progress=False)
                 degenerate = bool(np.array_equal(zx, zy))
                 for spec in todo:
-                    row = {k: v for k, v in _estimate_row(cell, spec, zx, zy, degenerate).items()
-                           if k not in _DERIVED}
+                    row = {k: v for k, v in _estimate_row(cell, spec, zx, zy, degenerate).items() if k not in _DERIVED}
                     row["degenerate"] = degenerate
                     problem = _check_estimator_row(spec, row)
                     if problem:  # a bug, not a cache problem: never write a row that would fail on read
-                        raise RuntimeError(f"study: the row computed for {spec.label!r} in {cell.dataset}/"
-                                           f"{cell.embedding}/{cell.scheme}/seed {cell.seed} {problem}")
+                        raise RuntimeError(
+                            f"study: the row computed for {spec.label!r} in {cell.dataset}/"
+                            f"{cell.embedding}/{cell.scheme}/seed {cell.seed} {problem}"
+                        )
                     _write_entry(cell.estimator_path(spec), cell.estimator_config(spec), row)
                     cached[spec.label] = row
     return table_rows(cell, cached, pixel)
 
 
-def table_rows(cell: Cell, cached: Mapping[str, Mapping[str, Any] | None],
-               pixel: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+def table_rows(
+    cell: Cell, cached: Mapping[str, Mapping[str, Any] | None], pixel: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
     """The table's rows of one cell from its cached values, with the derived columns computed here
     (``significant`` at this grid's ``alpha``, ``mi_bits``, the estimator's label) so that no derived
     value can go stale in the cache."""
@@ -291,14 +335,23 @@ def table_rows(cell: Cell, cached: Mapping[str, Mapping[str, Any] | None],
     for spec in g.estimators:
         row = dict(cached[spec.label] or {})
         row.update(pixel or {})
-        row.update({
-            "block": g.block, "dataset": cell.dataset, "embedding": cell.embedding, "scheme": cell.scheme,
-            "family": family, "k": k, "estimator": spec.label, "seed": cell.seed, "n": g.n,
-            "mi_bits": row["mi_nats"] / math.log(2),
-            # f(X) = f(SE(X)) (degenerate) is infinite MI: significant whatever the p-value's floor
-            "significant": bool(row["degenerate"]) or significant(row["p_value"], g.alpha),
-            "cell_key": cell.estimator_key(spec),
-        })
+        row.update(
+            {
+                "block": g.block,
+                "dataset": cell.dataset,
+                "embedding": cell.embedding,
+                "scheme": cell.scheme,
+                "family": family,
+                "k": k,
+                "estimator": spec.label,
+                "seed": cell.seed,
+                "n": g.n,
+                "mi_bits": row["mi_nats"] / math.log(2),
+                # f(X) = f(SE(X)) (degenerate) is infinite MI: significant whatever the p-value's floor
+                "significant": bool(row["degenerate"]) or significant(row["p_value"], g.alpha),
+                "cell_key": cell.estimator_key(spec),
+            }
+        )
         rows.append(row)
     return rows
 
@@ -315,8 +368,9 @@ _PIXEL_FINITE = ("pixel_mi_bits", "entropy_bits", "npcr", "uaci")
 _PIXEL_MAY_BE_NAN = ("corr_h", "ssim", "pixel_mi_exact_bits")
 
 
-def _read_entry(path: Path, key_hash: str, check: Callable[[Mapping[str, Any]], str | None]
-                ) -> tuple[dict[str, Any] | None, str | None]:
+def _read_entry(
+    path: Path, key_hash: str, check: Callable[[Mapping[str, Any]], str | None]
+) -> tuple[dict[str, Any] | None, str | None]:
     """The validated row of a cache file, or ``(None, why)``; ``(None, None)`` when it does not exist.
 
     The file must be a JSON object of this cache format whose ``key`` is the hash of the settings it is
@@ -339,8 +393,9 @@ def _read_entry(path: Path, key_hash: str, check: Callable[[Mapping[str, Any]], 
     if obj.get("format") != CACHE_VERSION:
         return None, f"has cache format {obj.get('format')!r}, not {CACHE_VERSION!r}"
     if obj.get("key") != key_hash:
-        return None, (f"was computed for other settings (its key {str(obj.get('key'))[:24]!r} is not "
-                      f"{key_hash[:24]!r})")
+        return None, (
+            f"was computed for other settings (its key {str(obj.get('key'))[:24]!r} is not {key_hash[:24]!r})"
+        )
     problem = check(obj["row"])
     if problem:
         return None, problem
@@ -348,8 +403,12 @@ def _read_entry(path: Path, key_hash: str, check: Callable[[Mapping[str, Any]], 
 
 
 def _write_entry(path: Path, config: Mapping[str, Any], row: Mapping[str, Any]) -> None:
-    entry = {"format": CACHE_VERSION, "key": hash_config(config),
-             "config": json.loads(json.dumps(config, default=str)), "row": dict(row)}
+    entry = {
+        "format": CACHE_VERSION,
+        "key": hash_config(config),
+        "config": json.loads(json.dumps(config, default=str)),
+        "row": dict(row),
+    }
     atomic_write_text(path, json.dumps(entry, sort_keys=True, default=_json_default))
 
 
@@ -404,5 +463,3 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
     return str(o)
-
-

@@ -74,8 +74,9 @@ def expand_schemes(specs: Iterable[str], name: str = "study: 'schemes'") -> tupl
     if isinstance(specs, str):
         specs = [specs]
     if not isinstance(specs, (list, tuple)) or not specs:
-        raise StudyConfigError(f"{name} must be a non-empty list of scheme specs (e.g. ['msb:0..8', 'full']), "
-                               f"got {specs!r}")
+        raise StudyConfigError(
+            f"{name} must be a non-empty list of scheme specs (e.g. ['msb:0..8', 'full']), got {specs!r}"
+        )
     out: list[str] = []
     for spec in specs:
         if not isinstance(spec, str):
@@ -84,12 +85,14 @@ def expand_schemes(specs: Iterable[str], name: str = "study: 'schemes'") -> tupl
         if ".." in tail and head:
             m = _RANGE.fullmatch(tail.strip())
             if m is None:
-                raise StudyConfigError(f"{name}: bad range {spec!r}; write {head}:LOW..HIGH with integers "
-                                       f"LOW <= HIGH, e.g. {head}:0..8")
+                raise StudyConfigError(
+                    f"{name}: bad range {spec!r}; write {head}:LOW..HIGH with integers LOW <= HIGH, e.g. {head}:0..8"
+                )
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
-                raise StudyConfigError(f"{name}: range {spec!r} is empty ({lo} > {hi}); write it ascending, "
-                                       f"{head}:{hi}..{lo}")
+                raise StudyConfigError(
+                    f"{name}: range {spec!r} is empty ({lo} > {hi}); write it ascending, {head}:{hi}..{lo}"
+                )
             candidates = [f"{head}:{k}" for k in range(lo, hi + 1)]
         else:
             candidates = [spec]
@@ -107,13 +110,15 @@ def _estimators(raw: Any, name: str = "study: 'estimators'") -> tuple[EstimatorS
     if isinstance(raw, (list, tuple)) and all(isinstance(r, str) for r in raw):
         raw = {str(label): {} for label in raw}
     if not isinstance(raw, Mapping) or not raw:
-        raise StudyConfigError(f"{name} must be a non-empty mapping label -> settings (e.g. "
-                               f"{{gaussian: {{pca_dim: 8}}}}), got {raw!r}")
+        raise StudyConfigError(
+            f"{name} must be a non-empty mapping label -> settings (e.g. {{gaussian: {{pca_dim: 8}}}}), got {raw!r}"
+        )
     specs = []
     for label, settings in raw.items():
         if settings is not None and not isinstance(settings, Mapping):
-            raise StudyConfigError(f"{name}: the settings of {label!r} must be a mapping (e.g. {{k: 3}}), "
-                                   f"got {settings!r}")
+            raise StudyConfigError(
+                f"{name}: the settings of {label!r} must be a mapping (e.g. {{k: 3}}), got {settings!r}"
+            )
         settings = dict(settings or {})
         est = settings.pop("estimator", label)
         if not isinstance(est, str) or est not in available_estimators():
@@ -143,8 +148,9 @@ def _datasets(raw: Any, name: str = "study: 'datasets'") -> tuple[tuple[str, tup
     elif isinstance(raw, (list, tuple)) and all(isinstance(r, str) for r in raw):
         items = [(r, {}) for r in raw]
     else:
-        raise StudyConfigError(f"{name} must be a list of data set names or a mapping name -> "
-                               f"{{root, split, size, download}}, got {raw!r}")
+        raise StudyConfigError(
+            f"{name} must be a list of data set names or a mapping name -> {{root, split, size, download}}, got {raw!r}"
+        )
     if not items:
         raise StudyConfigError(f"{name} is empty; name at least one data set, e.g. [digits]")
     out = []
@@ -153,13 +159,15 @@ def _datasets(raw: Any, name: str = "study: 'datasets'") -> tuple[tuple[str, tup
         if ds not in known:
             raise StudyConfigError(f"study: unknown data set {ds!r}; valid: {', '.join(known)}")
         if opts is not None and not isinstance(opts, Mapping):
-            raise StudyConfigError(f"{name}: the options of {ds!r} must be a mapping ({', '.join(_DATASET_OPTIONS)}), "
-                                   f"got {opts!r}")
+            raise StudyConfigError(
+                f"{name}: the options of {ds!r} must be a mapping ({', '.join(_DATASET_OPTIONS)}), got {opts!r}"
+            )
         opts = dict(opts or {})
         bad = set(opts) - set(_DATASET_OPTIONS)
         if bad:
-            raise StudyConfigError(f"study: data set {ds!r} has unknown option(s) {sorted(bad)}; "
-                                   f"valid: {', '.join(_DATASET_OPTIONS)}")
+            raise StudyConfigError(
+                f"study: data set {ds!r} has unknown option(s) {sorted(bad)}; valid: {', '.join(_DATASET_OPTIONS)}"
+            )
         where = f"{name}: {ds!r}"
         if "root" in opts:
             _check(check_str, opts["root"], f"{where}: 'root'")
@@ -183,8 +191,9 @@ def _seeds(value: Any, name: str) -> tuple[int, ...]:
     if is_int(value):  # a count: seeds 0 .. count-1
         return tuple(range(_check(check_int, value, f"{name} (a count)", minimum=1)))
     if not isinstance(value, (list, tuple)):
-        raise StudyConfigError(f"{name} must be a list of integers >= 0 or a count >= 1, got {value!r} "
-                               f"({type(value).__name__})")
+        raise StudyConfigError(
+            f"{name} must be a list of integers >= 0 or a count >= 1, got {value!r} ({type(value).__name__})"
+        )
     if not value:
         raise StudyConfigError(f"{name} is empty; give a list of integers >= 0 (e.g. [0, 1]) or a count")
     seeds = tuple(_check(check_int, s, f"{name}: every seed", minimum=0) for s in value)
@@ -231,37 +240,51 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     "datasets": Setting(
         "data set names for seleak.data.load_dataset, or a mapping name -> {root, split, size}",
-        ["digits"], _datasets, type=tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]),
+        ["digits"],
+        _datasets,
+        type=tuple[tuple[str, tuple[tuple[str, Any], ...]], ...],
+    ),
     "n": Setting("images per data set", 500, _int_at_least(1), type=int),
-    "data_seed": Setting("seed of the image sample (the same images for every cell)", 0, _int_at_least(0),
-                         type=int),
-    "embeddings": Setting("embedder specs for seleak.embedding.get_embedder", ["trained:digits"], _names,
-                          type=tuple[str, ...]),
-    "embedding_seed": Setting("seed of the embedders (training / random weights)", 0, _int_at_least(0),
-                              type=int),
-    "schemes": Setting("scheme specs for seleak.encryption.parse_scheme; 'msb:0..8' expands to a range",
-                       ["msb:0..8"], expand_schemes, type=tuple[str, ...]),
+    "data_seed": Setting("seed of the image sample (the same images for every cell)", 0, _int_at_least(0), type=int),
+    "embeddings": Setting(
+        "embedder specs for seleak.embedding.get_embedder", ["trained:digits"], _names, type=tuple[str, ...]
+    ),
+    "embedding_seed": Setting("seed of the embedders (training / random weights)", 0, _int_at_least(0), type=int),
+    "schemes": Setting(
+        "scheme specs for seleak.encryption.parse_scheme; 'msb:0..8' expands to a range",
+        ["msb:0..8"],
+        expand_schemes,
+        type=tuple[str, ...],
+    ),
     "estimators": Setting(
         "mapping label -> settings (key 'estimator' names the registry entry, default: label)",
-        {"gaussian": {}}, _estimators, type=tuple[EstimatorSpec, ...]),
-    "seeds": Setting("list of seeds, or a count (0..count-1): each seed is a fresh key and estimator seed",
-                     1, _seeds, type=tuple[int, ...]),
+        {"gaussian": {}},
+        _estimators,
+        type=tuple[EstimatorSpec, ...],
+    ),
+    "seeds": Setting(
+        "list of seeds, or a count (0..count-1): each seed is a fresh key and estimator seed",
+        1,
+        _seeds,
+        type=tuple[int, ...],
+    ),
     "permutations": Setting("permutations of the significance test", 199, _int_at_least(1), type=int),
-    "bootstrap": Setting("subsamples for the intervals of the non-neural estimators", 100, _int_at_least(2),
-                         type=int),
-    "neural_seeds": Setting("critics (seeds, trained together) behind the interval of a neural estimate", 3,
-                            _int_at_least(2), type=int),
+    "bootstrap": Setting("subsamples for the intervals of the non-neural estimators", 100, _int_at_least(2), type=int),
+    "neural_seeds": Setting(
+        "critics (seeds, trained together) behind the interval of a neural estimate", 3, _int_at_least(2), type=int
+    ),
     "level": Setting("confidence level of the intervals", 0.95, _fraction, type=float),
     "alpha": Setting("significance level for the 'significant' column", 0.01, _fraction, type=float),
     "device": Setting("torch device for embedders and neural estimators", "cpu", _device, type=str),
     "pixel_metrics": Setting("compute pixel-level MI and the classic SE metrics", True, _flag, type=bool),
     "embed_batch_size": Setting("images per embedding batch", 256, _int_at_least(1), type=int),
     "threads_per_cell": Setting(
-        "torch threads inside a cell (fixed, so results do not depend on the scheduler)", 1, _int_at_least(1),
-        type=int),
+        "torch threads inside a cell (fixed, so results do not depend on the scheduler)", 1, _int_at_least(1), type=int
+    ),
     "workers": Setting("local processes (1 = in this process)", 1, _int_at_least(1), per_block=False),
-    "scheduler": Setting("Dask scheduler address (tcp://HOST:PORT) to run cells on a cluster", None, _scheduler,
-                         per_block=False),
+    "scheduler": Setting(
+        "Dask scheduler address (tcp://HOST:PORT) to run cells on a cluster", None, _scheduler, per_block=False
+    ),
     "blocks": Setting("list of partial grids, each {name, ...keys} overriding the keys above", per_block=False),
 }
 
@@ -279,9 +302,11 @@ Grid = make_dataclass(
     "Grid",
     [("block", str)] + [(key, SETTINGS[key].type) for key in BLOCK_KEYS],
     frozen=True,
-    namespace={"__module__": __name__,
-               "__doc__": "One product grid of the study (a *block*): its name and a value for every per-block "
-                          "key of :data:`SETTINGS`."},
+    namespace={
+        "__module__": __name__,
+        "__doc__": "One product grid of the study (a *block*): its name and a value for every per-block "
+        "key of :data:`SETTINGS`.",
+    },
 )
 
 
@@ -322,14 +347,17 @@ def config_from_mapping(study: Mapping[str, Any], name: str = "study", **overrid
     if blocks is None:
         blocks = [{"name": "main"}]
     if not isinstance(blocks, (list, tuple)) or not blocks:
-        raise StudyConfigError(f"study: 'blocks' must be a non-empty list of mappings such as "
-                               f"[{{name: paper}}, {{name: more, seeds: [0]}}], got {blocks!r}")
+        raise StudyConfigError(
+            f"study: 'blocks' must be a non-empty list of mappings such as "
+            f"[{{name: paper}}, {{name: more, seeds: [0]}}], got {blocks!r}"
+        )
     grids = []
     labels: set[str] = set()
     for i, block in enumerate(blocks):
         if not isinstance(block, Mapping):
-            raise StudyConfigError(f"study: 'blocks' entry {i} must be a mapping {{name: ..., KEY: value}}, "
-                                   f"got {block!r}")
+            raise StudyConfigError(
+                f"study: 'blocks' entry {i} must be a mapping {{name: ..., KEY: value}}, got {block!r}"
+            )
         block = dict(block)
         label = _check(check_str, block.pop("name", f"block{i}"), f"study: 'blocks' entry {i}: 'name'")
         if label in labels:
@@ -337,15 +365,18 @@ def config_from_mapping(study: Mapping[str, Any], name: str = "study", **overrid
         labels.add(label)
         bad = sorted(set(block) - set(BLOCK_KEYS))
         if bad:
-            raise StudyConfigError(f"study: block {label!r} has unknown or misplaced key(s) {bad}; "
-                                   f"valid keys in a block: name, {', '.join(sorted(BLOCK_KEYS))}")
+            raise StudyConfigError(
+                f"study: block {label!r} has unknown or misplaced key(s) {bad}; "
+                f"valid keys in a block: name, {', '.join(sorted(BLOCK_KEYS))}"
+            )
         merged = {**base, **_checked(block, f"study: block {label!r}: ")}
         grids.append(Grid(block=label, **{key: merged[key] for key in BLOCK_KEYS}))
     return StudyConfig(grids=tuple(grids), workers=base["workers"], scheduler=base["scheduler"], name=name)
 
 
-def load_study(profile: str, root: str | os.PathLike[str] | None = None, *, seed: int = 0,
-               **overrides: Any) -> StudyConfig:
+def load_study(
+    profile: str, root: str | os.PathLike[str] | None = None, *, seed: int = 0, **overrides: Any
+) -> StudyConfig:
     """The study of ``profiles/PROFILE.yaml`` (its ``study`` section), seeds shifted by ``seed``.
 
     ``seed`` moves the whole study to other random draws (see :func:`shift_seeds`): the same grid,
@@ -370,6 +401,7 @@ def shift_seeds(config: StudyConfig, offset: int) -> StudyConfig:
         return config
     if offset < 0:
         raise StudyConfigError(f"study: seed offset must be >= 0, got {offset}")
-    grids = tuple(replace(g, seeds=tuple(s + offset for s in g.seeds), data_seed=g.data_seed + offset)
-                  for g in config.grids)
+    grids = tuple(
+        replace(g, seeds=tuple(s + offset for s in g.seeds), data_seed=g.data_seed + offset) for g in config.grids
+    )
     return replace(config, grids=grids)

@@ -33,10 +33,36 @@ from seleak.study.config import StudyConfig, StudyConfigError
 
 #: Columns every results table has, in this order (more may follow).
 COLUMNS = [
-    "block", "dataset", "embedding", "scheme", "family", "k", "estimator", "estimator_name", "seed", "n",
-    "mi_nats", "mi_bits", "ci_low", "ci_high", "p_value", "significant", "bound_nats", "degenerate",
-    "pixel_mi_bits", "pixel_mi_exact_bits", "entropy_bits", "corr_h", "npcr", "uaci", "psnr_db", "ssim",
-    "settings", "flags", "wall_s", "cell_key",
+    "block",
+    "dataset",
+    "embedding",
+    "scheme",
+    "family",
+    "k",
+    "estimator",
+    "estimator_name",
+    "seed",
+    "n",
+    "mi_nats",
+    "mi_bits",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "significant",
+    "bound_nats",
+    "degenerate",
+    "pixel_mi_bits",
+    "pixel_mi_exact_bits",
+    "entropy_bits",
+    "corr_h",
+    "npcr",
+    "uaci",
+    "psnr_db",
+    "ssim",
+    "settings",
+    "flags",
+    "wall_s",
+    "cell_key",
 ]
 
 
@@ -110,8 +136,10 @@ def run_study(
     if workers is not None:
         check_int(workers, "workers", minimum=1, error=StudyConfigError)
     out_path = Path(out)
-    message = ("another seleak study is running on {folder} (lock held by pid {pid}); wait for it to "
-               "finish or use another --out")
+    message = (
+        "another seleak study is running on {folder} (lock held by pid {pid}); wait for it to "
+        "finish or use another --out"
+    )
     try:
         with folder_lock(out_path, message):
             return _run_locked(config, out_path, scheduler=scheduler, workers=workers, progress=progress)
@@ -119,8 +147,9 @@ def run_study(
         raise StudyBusyError(str(err), err.pid) from None
 
 
-def _run_locked(config: StudyConfig, out_path: Path, *, scheduler: str | None, workers: int | None,
-                progress: bool) -> StudyRun:
+def _run_locked(
+    config: StudyConfig, out_path: Path, *, scheduler: str | None, workers: int | None, progress: bool
+) -> StudyRun:
     from tqdm import tqdm  # plain bars: tqdm.auto wants ipywidgets inside notebooks
 
     scheduler = scheduler or config.scheduler
@@ -149,13 +178,20 @@ def _run_locked(config: StudyConfig, out_path: Path, *, scheduler: str | None, w
         bar.close()
     table = tidy(rows)
     atomic_write_text(out_path / "results.csv", table.to_csv(index=False))
-    meta = {"name": config.name, "version": __version__, "cells": len(all_cells), "computed": len(todo),
-            "cached": n_done, "seconds": time.perf_counter() - t0,
-            "executor": f"dask {scheduler}" if scheduler else f"local x{workers}",
-            "config": json.loads(json.dumps(asdict(config), default=str))}
+    meta = {
+        "name": config.name,
+        "version": __version__,
+        "cells": len(all_cells),
+        "computed": len(todo),
+        "cached": n_done,
+        "seconds": time.perf_counter() - t0,
+        "executor": f"dask {scheduler}" if scheduler else f"local x{workers}",
+        "config": json.loads(json.dumps(asdict(config), default=str)),
+    }
     atomic_write_text(out_path / "study.json", json.dumps(meta, indent=1))
-    return StudyRun(table, out_path, computed=len(todo), cached=n_done, seconds=meta["seconds"],
-                    executor=meta["executor"])
+    return StudyRun(
+        table, out_path, computed=len(todo), cached=n_done, seconds=meta["seconds"], executor=meta["executor"]
+    )
 
 
 def tidy(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -166,8 +202,9 @@ def tidy(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             table[col] = np.nan
     table = table[COLUMNS + [c for c in table.columns if c not in COLUMNS]]
     if len(table):
-        table = table.sort_values(["block", "dataset", "embedding", "family", "k", "scheme", "estimator", "seed"],
-                                  kind="stable").reset_index(drop=True)
+        table = table.sort_values(
+            ["block", "dataset", "embedding", "family", "k", "scheme", "estimator", "seed"], kind="stable"
+        ).reset_index(drop=True)
     return table
 
 
@@ -177,5 +214,3 @@ def read_results(out: str | os.PathLike[str]) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run `seleak study --profile NAME --out {out}` first")
     return pd.read_csv(path)
-
-

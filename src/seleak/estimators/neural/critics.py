@@ -25,8 +25,15 @@ class BatchedMLP(torch.nn.Module):
     in the padded layout of width ``in_pad``.
     """
 
-    def __init__(self, in_dims: Sequence[int], in_pad: int, hidden: Sequence[int], out: int,
-                 gens: Sequence[torch.Generator], in_slices: Sequence[Sequence[slice]]):
+    def __init__(
+        self,
+        in_dims: Sequence[int],
+        in_pad: int,
+        hidden: Sequence[int],
+        out: int,
+        gens: Sequence[torch.Generator],
+        in_slices: Sequence[Sequence[slice]],
+    ):
         super().__init__()
         sizes = [in_pad, *hidden, out]
         self.weights = torch.nn.ParameterList()
@@ -65,8 +72,15 @@ class Critic(torch.nn.Module):
     ``dxs[p]``, ``dys[p]`` are problem ``p``'s input widths; ``dx``, ``dy`` the padded ones.
     """
 
-    def __init__(self, structure: str, dxs: Sequence[int], dys: Sequence[int], hidden: Sequence[int],
-                 embed_dim: int, gens: Sequence[torch.Generator]):
+    def __init__(
+        self,
+        structure: str,
+        dxs: Sequence[int],
+        dys: Sequence[int],
+        hidden: Sequence[int],
+        embed_dim: int,
+        gens: Sequence[torch.Generator],
+    ):
         super().__init__()
         self.separable = structure == "separable"
         self.dx, self.dy = max(dxs), max(dys)

@@ -129,23 +129,28 @@ class NeuralEstimator(Estimator):
         data = [check_pair(x, y, min_n=self.min_n, name=self.name) for x, y in pairs]
         with self._torch_threads():
             splits = [self._split(xa, ya, seed) for (xa, ya), seed in zip(data, seeds)]
-            run = train_critics(splits, seeds, self._settings, self._objective, self._value, self._eval_batch,
-                                device, self.name)
+            run = train_critics(
+                splits, seeds, self._settings, self._objective, self._value, self._eval_batch, device, self.name
+            )
             test_x, test_y = zip(*(sp.pairs(sp.test) for sp in splits))
             values = evaluate_bound(run.critic, self._value, test_x, test_y, self._eval_batch, device)
             nulls: list[np.ndarray | None] = [None] * len(splits)
             if n_permutations:
-                null_vals = permutation_nulls(run.critic, self._value, test_x, test_y, self._eval_batch, device,
-                                              n_permutations, permutation_seed)
+                null_vals = permutation_nulls(
+                    run.critic, self._value, test_x, test_y, self._eval_batch, device, n_permutations, permutation_seed
+                )
                 if not np.isfinite(null_vals).all():
                     raise EstimatorDivergedError(f"{self.name}: non-finite bound under permutation")
                 nulls = list(null_vals)
         elapsed = (time.perf_counter() - t0) / len(splits)
-        return [self._result(p, xa.shape[0], splits[p], run, values[p], nulls[p], seeds[p], elapsed)
-                for p, (xa, _) in enumerate(data)]
+        return [
+            self._result(p, xa.shape[0], splits[p], run, values[p], nulls[p], seeds[p], elapsed)
+            for p, (xa, _) in enumerate(data)
+        ]
 
-    def _check_call(self, pairs: Sequence[Any], seeds: Sequence[int] | None,
-                    n_permutations: Any) -> tuple[list[int], torch.device]:
+    def _check_call(
+        self, pairs: Sequence[Any], seeds: Sequence[int] | None, n_permutations: Any
+    ) -> tuple[list[int], torch.device]:
         """The problems' seeds and the device, after checking ``estimate_many``'s arguments."""
         if len(pairs) == 0:
             raise ValueError(f"{self.name}: estimate_many needs at least one (x, y) pair")
@@ -168,11 +173,27 @@ class NeuralEstimator(Estimator):
 
     def _split(self, x: np.ndarray, y: np.ndarray, seed: int) -> Split:
         s = self._settings
-        return split_pairs(x, y, seed, val_fraction=s["val_fraction"], monitor_fraction=s["monitor_fraction"],
-                           early_stopping=s["early_stopping"], name=self.name)
+        return split_pairs(
+            x,
+            y,
+            seed,
+            val_fraction=s["val_fraction"],
+            monitor_fraction=s["monitor_fraction"],
+            early_stopping=s["early_stopping"],
+            name=self.name,
+        )
 
-    def _result(self, p: int, n: int, split: Split, run: TrainedCritics, value: float,
-                null: np.ndarray | None, seed: int, elapsed: float) -> MIEstimate:
+    def _result(
+        self,
+        p: int,
+        n: int,
+        split: Split,
+        run: TrainedCritics,
+        value: float,
+        null: np.ndarray | None,
+        seed: int,
+        elapsed: float,
+    ) -> MIEstimate:
         """Problem ``p``'s estimate, reported as if it had been trained alone."""
         if not np.isfinite(value):
             raise EstimatorDivergedError(f"{self.name}: problem {p} gave a non-finite held-out bound")
@@ -195,8 +216,12 @@ class NeuralEstimator(Estimator):
             flags=tuple(flags),
             null=null,
             details=dict(
-                n_train=int(split.train.size), n_monitor=int(split.monitor.size), n_test=int(n_te),
-                best_step=progress.best_step, steps_run=run.steps_run(p), batched_with=len(run.progress),
+                n_train=int(split.train.size),
+                n_monitor=int(split.monitor.size),
+                n_test=int(n_te),
+                best_step=progress.best_step,
+                steps_run=run.steps_run(p),
+                batched_with=len(run.progress),
             ),
         )
 

@@ -30,14 +30,23 @@ BoundFn = Callable[[Tensor], Tensor]
 _JOINT_ROWS = 1 << 16
 
 
-def evaluate_bound(critic: Critic, value: BoundFn, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], eb: int,
-                   device: torch.device) -> np.ndarray:
+def evaluate_bound(
+    critic: Critic, value: BoundFn, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], eb: int, device: torch.device
+) -> np.ndarray:
     """Mean chunk bound per problem on its own pairs ``(xs[p], ys[p])`` -> (M,)."""
     return chunk_bounds(critic, value, xs, ys, eb, device, [None] * len(xs))[:, 0]
 
 
-def permutation_nulls(critic: Critic, value: BoundFn, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], eb: int,
-                      device: torch.device, n_permutations: int, seed: int) -> np.ndarray:
+def permutation_nulls(
+    critic: Critic,
+    value: BoundFn,
+    xs: Sequence[np.ndarray],
+    ys: Sequence[np.ndarray],
+    eb: int,
+    device: torch.device,
+    n_permutations: int,
+    seed: int,
+) -> np.ndarray:
     """The bound of each fixed critic with ``ys[p]`` permuted, ``n_permutations`` times -> (M, R)."""
     perms = []
     for x in xs:  # one generator per problem: the same seed gives the same permutations whatever the batching
@@ -46,8 +55,15 @@ def permutation_nulls(critic: Critic, value: BoundFn, xs: Sequence[np.ndarray], 
     return chunk_bounds(critic, value, xs, ys, eb, device, perms)
 
 
-def chunk_bounds(critic: Critic, value: BoundFn, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], eb: int,
-                 device: torch.device, perms: Sequence[Any]) -> np.ndarray:
+def chunk_bounds(
+    critic: Critic,
+    value: BoundFn,
+    xs: Sequence[np.ndarray],
+    ys: Sequence[np.ndarray],
+    eb: int,
+    device: torch.device,
+    perms: Sequence[Any],
+) -> np.ndarray:
     """Mean chunk bound per problem and permutation: ``perms[p]`` is ``None`` (identity), one
     permutation, or an array (R, n_p) of them; every problem has the same R. Returns (M, R)."""
     ns = [a.shape[0] for a in xs]
@@ -68,7 +84,9 @@ def chunk_bounds(critic: Critic, value: BoundFn, xs: Sequence[np.ndarray], ys: S
         return _joint_bounds(critic, value, xin, yin, sizes[0], chunks, plist, r, device)
 
 
-def _padded(critic: Critic, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], device: torch.device) -> tuple[Tensor, Tensor]:
+def _padded(
+    critic: Critic, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], device: torch.device
+) -> tuple[Tensor, Tensor]:
     """The problems' pairs zero-padded to (M, 1, n_max, d) in the critic's input layout."""
     m, nmax = len(xs), max(a.shape[0] for a in xs)
     xin = torch.zeros(m, 1, nmax, critic.dx, device=device)
@@ -79,8 +97,17 @@ def _padded(critic: Critic, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], 
     return xin, yin
 
 
-def _separable_bounds(critic: Critic, value: BoundFn, xin: Tensor, yin: Tensor, sizes: list[int],
-                      chunks: list[int], plist: list[np.ndarray], r: int, device: torch.device) -> np.ndarray:
+def _separable_bounds(
+    critic: Critic,
+    value: BoundFn,
+    xin: Tensor,
+    yin: Tensor,
+    sizes: list[int],
+    chunks: list[int],
+    plist: list[np.ndarray],
+    r: int,
+    device: torch.device,
+) -> np.ndarray:
     # embeddings once; a permutation only reorders g(y)'s rows
     fx = critic.f(xin[:, 0])  # (M, nmax, e)
     gy = critic.g(yin[:, 0])
@@ -93,8 +120,17 @@ def _separable_bounds(critic: Critic, value: BoundFn, xin: Tensor, yin: Tensor, 
     return out
 
 
-def _joint_bounds(critic: Critic, value: BoundFn, xin: Tensor, yin: Tensor, size: int, chunks: list[int],
-                  plist: list[np.ndarray | None], r: int, device: torch.device) -> np.ndarray:
+def _joint_bounds(
+    critic: Critic,
+    value: BoundFn,
+    xin: Tensor,
+    yin: Tensor,
+    size: int,
+    chunks: list[int],
+    plist: list[np.ndarray | None],
+    r: int,
+    device: torch.device,
+) -> np.ndarray:
     """Joint-critic chunk bounds (chunks of ``size``) for the problems whose ``plist`` entry is not
     None -> (M, R), NaN for the others.
 
@@ -115,8 +151,10 @@ def _joint_bounds(critic: Critic, value: BoundFn, xin: Tensor, yin: Tensor, size
             perm = torch.from_numpy(plist[p][i]).to(device)
             xs[p, :c] = xin[p, 0, : c * size].reshape(c, size, -1)
             ys[p, :c] = yin[p, 0, perm][: c * size].reshape(c, size, -1)
-        vals = torch.cat([value(critic.scores(xs[:, g0 : g0 + group], ys[:, g0 : g0 + group]))
-                          for g0 in range(0, cmax, group)], dim=1)  # (M, cmax)
+        vals = torch.cat(
+            [value(critic.scores(xs[:, g0 : g0 + group], ys[:, g0 : g0 + group])) for g0 in range(0, cmax, group)],
+            dim=1,
+        )  # (M, cmax)
         for p in range(m):
             if plist[p] is not None:
                 out[p, i] = float(vals[p, : chunks[p]].mean())

@@ -51,8 +51,16 @@ class Split:
         return self.x[rows], self.y[rows]
 
 
-def split_pairs(x: np.ndarray, y: np.ndarray, seed: int, *, val_fraction: float, monitor_fraction: float,
-                early_stopping: bool, name: str) -> Split:
+def split_pairs(
+    x: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    *,
+    val_fraction: float,
+    monitor_fraction: float,
+    early_stopping: bool,
+    name: str,
+) -> Split:
     """Split ``(x, y)`` once (seeded) into train / monitor / test parts and standardise both sides."""
     # exact power-of-two scaling first: a variance of data near 1e300 overflows (and one near 1e-300
     # underflows), which would standardise every input to 0 or NaN
@@ -189,8 +197,15 @@ class TrainedCritics:
 class _TrainingPairs:
     """Every problem's training pairs, zero-padded to one tensor, and its mini-batch draws."""
 
-    def __init__(self, splits: Sequence[Split], gens: Sequence[torch.Generator], batch_size: int,
-                 dx: int, dy: int, device: torch.device):
+    def __init__(
+        self,
+        splits: Sequence[Split],
+        gens: Sequence[torch.Generator],
+        batch_size: int,
+        dx: int,
+        dy: int,
+        device: torch.device,
+    ):
         m, nmax = len(splits), max(sp.train.size for sp in splits)
         xs = np.zeros((m, nmax, dx), np.float32)
         ys = np.zeros((m, nmax, dy), np.float32)
@@ -203,13 +218,21 @@ class _TrainingPairs:
 
     def draw(self) -> tuple[Tensor, Tensor]:
         """One mini-batch per problem (from its own generator): x (M, 1, B, dx), y (M, 1, B, dy)."""
-        idx = torch.stack([torch.randint(n, (self.batch_size,), generator=g)
-                           for n, g in zip(self.sizes, self.gens)]).to(self.device)
+        idx = torch.stack(
+            [torch.randint(n, (self.batch_size,), generator=g) for n, g in zip(self.sizes, self.gens)]
+        ).to(self.device)
         return self.x[self.rows, idx].unsqueeze(1), self.y[self.rows, idx].unsqueeze(1)
 
 
-def _adam_step(critic: Critic, opt: torch.optim.Optimizer, objective: Objective, value: BoundFn,
-               xb: Tensor, yb: Tensor, state: dict[str, Tensor]) -> tuple[np.ndarray, np.ndarray]:
+def _adam_step(
+    critic: Critic,
+    opt: torch.optim.Optimizer,
+    objective: Objective,
+    value: BoundFn,
+    xb: Tensor,
+    yb: Tensor,
+    state: dict[str, Tensor],
+) -> tuple[np.ndarray, np.ndarray]:
     """One step on every problem's objective -> (training bound (M,), finite mask (M,))."""
     sc = critic.scores(xb, yb)[:, 0]
     obj = objective(sc, state)
@@ -226,23 +249,41 @@ def _adam_step(critic: Critic, opt: torch.optim.Optimizer, objective: Objective,
     return val, finite
 
 
-def train_critics(splits: Sequence[Split], seeds: Sequence[int], settings: Mapping[str, Any],
-                  objective: Objective, value: BoundFn, eval_batch: int, device: torch.device,
-                  name: str) -> TrainedCritics:
+def train_critics(
+    splits: Sequence[Split],
+    seeds: Sequence[int],
+    settings: Mapping[str, Any],
+    objective: Objective,
+    value: BoundFn,
+    eval_batch: int,
+    device: torch.device,
+    name: str,
+) -> TrainedCritics:
     """Train one critic per split (the estimator's ``settings``), each from its own seed, together.
 
     Returns the critics loaded with their kept checkpoints; raises
     :class:`~seleak.estimators.base.EstimatorDivergedError` when a critic has no finite checkpoint.
     """
     gens = [torch.Generator().manual_seed(sd) for sd in seeds]  # initialisation, then mini-batches
-    critic = Critic(settings["critic"], [sp.x.shape[1] for sp in splits], [sp.y.shape[1] for sp in splits],
-                    settings["hidden"], settings["embed_dim"], gens).to(device)
+    critic = Critic(
+        settings["critic"],
+        [sp.x.shape[1] for sp in splits],
+        [sp.y.shape[1] for sp in splits],
+        settings["hidden"],
+        settings["embed_dim"],
+        gens,
+    ).to(device)
     opt = torch.optim.Adam(critic.parameters(), lr=settings["lr"], foreach=True)  # one fused update for all tensors
     stopper = EarlyStopping(critic.parameters(), len(splits), settings["patience"])
     steps = settings["steps"]
     eval_every = settings["eval_every"] or max(10, steps // 50)
-    run = TrainedCritics(critic, stopper.critics, steps, np.full((steps, len(splits)), np.nan, np.float32),
-                         [] if settings["early_stopping"] else None)
+    run = TrainedCritics(
+        critic,
+        stopper.critics,
+        steps,
+        np.full((steps, len(splits)), np.nan, np.float32),
+        [] if settings["early_stopping"] else None,
+    )
     batches = _TrainingPairs(splits, gens, settings["batch_size"], critic.dx, critic.dy, device)
     mon_x, mon_y = zip(*(sp.pairs(sp.monitor) for sp in splits))
     state: dict[str, Tensor] = {}

@@ -1,0 +1,56 @@
+"""Which images a data set keeps: a seeded (stratified) subsample and the fixed offline train/test split."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seleak._validation import check_int
+
+#: Fraction of each class held out as ``split="test"`` in the offline data sets.
+TEST_FRACTION = 0.2
+#: Seed of the fixed offline train/test split (deliberately not the user's ``seed``).
+SPLIT_SEED = 20250808
+
+
+def subsample_indices(n_total: int, n: int, seed: int, labels: np.ndarray | None = None) -> np.ndarray:
+    """``n`` of ``n_total`` indices, chosen by ``seed``, sorted; stratified by ``labels`` when given.
+
+    Stratified draws give each class ``n * share`` images (largest-remainder rounding), so a small
+    subsample keeps the class balance of the full set.
+    """
+    check_int(n, "n (images to keep)", minimum=1)
+    check_int(seed, "seed (of the subsample)", minimum=0)
+    if n >= n_total:
+        return np.arange(n_total, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        return np.sort(rng.choice(n_total, size=n, replace=False)).astype(np.int64)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * n / n_total
+    take = np.floor(quota).astype(int)
+    # hand the remaining images to the classes with the largest fractional parts (ties: larger class)
+    rest = n - int(take.sum())
+    order = np.lexsort((-counts, -(quota - take)))
+    take[order[:rest]] += 1
+    chosen = [rng.choice(np.flatnonzero(labels == c), size=t, replace=False) for c, t in zip(classes, take)]
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def fixed_split(labels: np.ndarray, split: str) -> np.ndarray:
+    """Indices of a fixed stratified train/test split (independent of the user's seed).
+
+    ``split``: ``"test"`` (:data:`TEST_FRACTION` of each class, drawn with :data:`SPLIT_SEED`),
+    ``"train"`` (the rest) or ``"all"``. The offline data sets have no official split; this one never
+    changes, so a model trained on ``"train"`` never sees ``"test"``.
+    """
+    if split == "all":
+        return np.arange(labels.shape[0], dtype=np.int64)
+    rng = np.random.default_rng(SPLIT_SEED)
+    test = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        n_test = int(round(TEST_FRACTION * idx.size))
+        test.append(rng.permutation(idx)[:n_test])
+    mask = np.zeros(labels.shape[0], dtype=bool)
+    mask[np.concatenate(test)] = True
+    return np.flatnonzero(mask if split == "test" else ~mask).astype(np.int64)
