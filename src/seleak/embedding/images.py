@@ -7,30 +7,26 @@ from typing import Any
 import numpy as np
 import torch
 
+from seleak.encryption import check_images as package_check_images
+
 __all__ = ["adapt_channels", "check_images", "to_tensor"]
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, the weights PIL uses for RGB -> L
 
 
 def check_images(images: Any) -> np.ndarray:
-    """Validate an image batch and return it as contiguous ``uint8 (N, H, W, C)``.
+    """Validate an image batch for a model and return it as contiguous ``uint8 (N, H, W, C)``.
+
+    The package's image contract (:func:`seleak.encryption.check_images`: a numpy uint8 array, channels
+    last) plus what a model needs: at least one image, and 1 (grey) or 3 (RGB) channels.
 
     Raises:
         TypeError: not a numpy array, or not ``uint8`` (float images are the usual mistake).
         ValueError: wrong number of dimensions, a channel count other than 1 or 3, or an empty batch.
     """
-    if not isinstance(images, np.ndarray):
-        raise TypeError(
-            f"images must be a numpy uint8 array (N, H, W) or (N, H, W, C), got {type(images).__name__}; "
-            "convert tensors with .cpu().numpy()"
-        )
-    if images.dtype != np.uint8:
-        hint = " (float images in [0, 1]: use (x * 255).round().astype(np.uint8))" if images.dtype.kind == "f" else ""
-        raise TypeError(f"images must be uint8 (8-bit pixels), got dtype {images.dtype}{hint}")
+    images = package_check_images(images)
     if images.ndim == 3:
         images = images[..., None]
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C), channels last, got shape {images.shape}")
     if images.shape[-1] not in (1, 3):
         raise ValueError(
             f"images must have 1 (grey) or 3 (RGB) channels in the last axis, got shape {images.shape}; "
@@ -38,9 +34,7 @@ def check_images(images: Any) -> np.ndarray:
         )
     if images.shape[0] == 0:
         raise ValueError("empty batch: images has 0 rows, nothing to embed")
-    if images.shape[1] < 1 or images.shape[2] < 1:
-        raise ValueError(f"images have an empty spatial size: shape {images.shape}")
-    return np.ascontiguousarray(images)
+    return images
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
