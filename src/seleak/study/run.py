@@ -31,7 +31,10 @@ from seleak.study.cells import (
 )
 from seleak.study.config import StudyConfig, StudyConfigError
 
-#: Columns every results table has, in this order (more may follow).
+#: Columns every results table has, in this order (more may follow). ``k`` keeps its binding name and is
+#: the scheme's amount in the unit of its ``family``: encrypted planes for ``msb``/``lsb``/``planes``
+#: (0-8), the encrypted area fraction for ``region``, the number of encrypted AC signs for ``dct``
+#: (``Scheme.amount``); compare ``k`` only within one family.
 COLUMNS = [
     "block",
     "dataset",
