@@ -11,7 +11,7 @@ import pytest
 from seleak import study
 from seleak.study import (
     StudyConfigError,
-    cells,  # the estimation is patched where compute_cell looks it up
+    cell,  # the estimation is patched where compute_cell looks it up
     config_from_mapping,
     load_study,
     read_results,
@@ -82,7 +82,7 @@ def test_table_is_tidy_and_has_the_binding_columns(tmp_path: Path) -> None:
 
 def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path: Path, monkeypatch) -> None:
     config = config_from_mapping(SMALL)
-    real = cells._estimate_row
+    real = cell._estimate_row
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -91,7 +91,7 @@ def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path: Path,
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cells, "_estimate_row", flaky)
+    monkeypatch.setattr(cell, "_estimate_row", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_study(config, tmp_path, progress=False)
     assert not (tmp_path / "results.csv").exists()
@@ -104,7 +104,7 @@ def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path: Path,
         counted["n"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cells, "_estimate_row", counting)
+    monkeypatch.setattr(cell, "_estimate_row", counting)
     run = run_study(config, tmp_path, progress=False)
     assert counted["n"] == 12 - 5  # only the missing estimates
     assert run.computed == 4 and run.cached == 2

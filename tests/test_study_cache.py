@@ -11,7 +11,7 @@ import pytest
 
 from seleak import cli
 from seleak.study import (
-    cells,  # the estimation is patched where compute_cell looks it up
+    cell,  # the estimation is patched where compute_cell looks it up
     config_from_mapping,
     run_study,
 )
@@ -50,7 +50,7 @@ def fake_estimates(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
             "wall_s": 0.01,
         }
 
-    monkeypatch.setattr(cells, "_estimate_row", fixed)
+    monkeypatch.setattr(cell, "_estimate_row", fixed)
     return calls
 
 

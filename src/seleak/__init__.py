@@ -2,7 +2,7 @@
 
 The package follows one pipeline, each layer importing only the ones before it::
 
-    data -> encryption -> embedding -> estimators -> stats -> study -> book / cli
+    data -> encryption -> embedding -> estimators -> stats -> leakage -> study -> book / cli
 
 ``metrics`` and ``attacks`` sit beside ``estimators``: they read images and
 embeddings and return numbers.

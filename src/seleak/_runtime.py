@@ -15,13 +15,21 @@ _BLAS_CONTROLLER = None
 
 
 @contextlib.contextmanager
-def limit_threads(n: int | None = 1, *, torch: bool = True, blas: bool = True) -> Iterator[None]:
+def limit_threads(n: int | None = 1, *, torch: bool = True, blas: bool = True, openmp: bool = False) -> Iterator[None]:
     """Run torch's intra-op kernels and/or numpy's BLAS on ``n`` threads (``None``: leave them),
-    restoring the caller's settings afterwards. The BLAS controller (which scans the loaded libraries)
-    is built once, so entering costs microseconds."""
+    restoring the caller's settings afterwards.
+
+    The BLAS controller (which scans the loaded libraries) is built once, so entering costs
+    microseconds. ``openmp=True`` caps every native pool, OpenMP ones included, from a fresh scan: what a
+    worker running a whole study cell (libraries loaded since the last scan included) wants.
+    """
     global _BLAS_CONTROLLER
     with contextlib.ExitStack() as stack:
-        if n is not None and blas:
+        if n is not None and openmp:
+            from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(limits=n))
+        elif n is not None and blas:
             from threadpoolctl import ThreadpoolController
 
             if _BLAS_CONTROLLER is None:

@@ -22,6 +22,7 @@ from scipy.stats import norm
 
 from seleak._validation import is_int
 from seleak.encryption import BitPlanes, Full, Scheme, as_scheme, check_images
+from seleak.entropy import entropy_nats  # re-exported: seleak.metrics.entropy_nats
 
 __all__ = [
     "NPCR_IDEAL",
@@ -46,24 +47,6 @@ NPCR_IDEAL = 100.0 * _F / (_F + 1)
 """Expected NPCR (%) of two independent uniform 8-bit images: 99.609375."""
 UACI_IDEAL = 100.0 * (_F + 2) / (3 * _F + 3)
 """Expected UACI (%) of two independent uniform 8-bit images: 33.4635..."""
-
-
-def entropy_nats(counts: np.ndarray, correction: str | None = None) -> float:
-    """Plug-in Shannon entropy (nats) of a histogram ``counts`` (empty cells are ignored).
-
-    ``correction="miller-madow"`` adds ``(m - 1) / (2N)``, ``m`` the number of occupied cells. This
-    is the one plug-in entropy of the package (the plug-in estimator and the pixel metrics use it).
-    """
-    if correction not in (None, "miller-madow"):
-        raise ValueError(f"correction must be None or 'miller-madow', got {correction!r}")
-    c = np.asarray(counts)
-    c = c[c > 0]
-    n = c.sum()
-    p = c / n
-    h = max(0.0, float(-(p * np.log(p)).sum()))  # max: 0.0, not -0.0, for a single occupied cell
-    if correction == "miller-madow":
-        h += (c.size - 1) / (2.0 * n)
-    return h
 
 
 def _check_uint8(a: Any, name: str, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:

@@ -70,3 +70,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(stats, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_FROM_STATS])

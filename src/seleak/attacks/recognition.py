@@ -30,7 +30,7 @@ import numpy as np
 from seleak._validation import is_int
 from seleak.attacks.masks import plane_count, scheme_spec, to_nhwc
 from seleak.encryption import as_scheme, check_images
-from seleak.metrics import entropy_nats
+from seleak.entropy import entropy_nats
 
 __all__ = ["FEATURES", "RecognitionResult", "label_entropy", "recognition_attack"]
 

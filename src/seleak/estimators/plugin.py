@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from seleak.metrics import entropy_nats
+from seleak.entropy import entropy_nats
 
 from .base import (
     Estimator,

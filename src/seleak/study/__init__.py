@@ -24,11 +24,12 @@ same results.
 The subpackage has one module per idea, all of their public names re-exported here:
 
 - :mod:`seleak.study.config`: the settings table, the validated grids, ``load_study``;
-- :mod:`seleak.study.cells`: one cell, its computation and its validated cache;
+- :mod:`seleak.study.cell`: one cell, its computation and its validated cache;
 - :mod:`seleak.study.run`: running every cell (locally or on Dask) into the tidy table;
 - :mod:`seleak.study.analysis`: summaries, the expected findings, and the views the book draws.
 """
 
+from seleak.embedding.features import informative_columns  # the embedding clean-up the cells apply
 from seleak.study.analysis import (
     ATTACK_MEASURES,
     CLASSIC_COLUMNS,
@@ -70,7 +71,7 @@ from seleak.study.analysis import (
     summarize,
     value,
 )
-from seleak.study.cells import (
+from seleak.study.cell import (
     CACHE_VERSION,
     CachedCell,
     Cell,
@@ -106,6 +107,9 @@ from seleak.study.run import (
     tidy,
 )
 
+#: the grid's cells (the name this function had before the study became a package)
+cells = study_cells
+
 __all__ = [
     # config
     "SETTINGS",
@@ -126,6 +130,8 @@ __all__ = [
     "Cell",
     "CachedCell",
     "study_cells",
+    "cells",
+    "informative_columns",
     "study_key",
     "grid_dataset",
     "prepare_embedders",

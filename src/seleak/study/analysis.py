@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from seleak.study.cells import grid_dataset
+from seleak.study.cell import grid_dataset
 from seleak.study.config import Grid, StudyConfig
 
 KEYS = ["block", "dataset", "embedding", "scheme", "family", "k", "estimator"]
@@ -566,12 +566,12 @@ def attack_values(
     """Every number chapter 5's prose quotes, keyed by its glue name.
 
     ``compared``, ``mi`` and ``measures`` are :func:`compared_summary`, :func:`mi_table` and
-    :func:`seed_means`; ``corr`` the rank correlations of the points (``seleak.attacks.rank_correlations``
+    :func:`seed_means`; ``corr`` the rank correlations of the points (``seleak.stats.rank_correlations``
     over the estimates and :data:`ATTACK_MEASURES`); ``labels`` those of the attacked images. The rank
     correlations with the ``k = 0`` point put back are computed here with ``n_boot``, ``level`` and
     ``seed``, as ``corr`` was.
     """
-    from seleak import attacks
+    from seleak import attacks, stats
 
     estimators = estimator_labels(compared)
     points = scheme_points(mi, measures)
@@ -613,7 +613,7 @@ def attack_values(
                     values[f"rho_{name}_{y}_{part}"] = float(r[part])
                 values[f"rho_{name}_{y}_n"] = int(r["n"])
     # the k = 0 point put back in: it is the best attack result and the largest (or infinite) MI at once
-    corr_k0 = attacks.rank_correlations(
+    corr_k0 = stats.rank_correlations(
         scheme_points(mi, measures, degenerate=True),
         [main],
         ["accuracy", "ssim_rec"],

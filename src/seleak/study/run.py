@@ -22,7 +22,7 @@ from seleak import __version__
 from seleak._io import FolderBusyError, atomic_write_text, folder_lock
 from seleak._validation import check_int, check_str
 from seleak.profiles import find_project_root
-from seleak.study.cells import (
+from seleak.study.cell import (
     Cell,
     compute_cell,
     prepare_embedders,

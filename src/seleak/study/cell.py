@@ -296,7 +296,7 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
         from seleak._runtime import limit_threads
 
         # BLAS threads beyond the cores spin against each other: a 300x128 SVD took 2.4 s, not 10 ms
-        with limit_threads(g.threads_per_cell):
+        with limit_threads(g.threads_per_cell, openmp=True):
             ds = _dataset(cell.dataset, cell.dataset_opts, g.n, g.data_seed)
             ct = encrypt(ds.images, study_key(cell.seed), scheme, seed=cell.seed)
             if pixel is None:
