@@ -68,6 +68,22 @@ def one_error_line(capsys) -> str:
     return err
 
 
+def leak_npz(folder: Path, estimator: str = "gaussian", *extra: str) -> int:
+    """``seleak leak folder/a.npz folder/b.npz`` on the pixel embedding (no network): the exit code."""
+    return cli.main(
+        [
+            "leak",
+            str(folder / "a.npz"),
+            str(folder / "b.npz"),
+            "--estimator",
+            estimator,
+            "--embedding",
+            "pixels",
+            *extra,
+        ]
+    )
+
+
 def no_leftovers(folder: Path, *outputs: Path) -> bool:
     return not any(p.exists() for p in outputs) and not list(folder.glob(".*.tmp"))
 
@@ -671,20 +687,7 @@ def test_unreadable_image_in_a_leak_folder_is_one_line(tmp_path, capsys):
 def test_corrupt_npz_in_leak_is_one_line(tmp_path, capsys):
     (tmp_path / "a.npz").write_bytes(b"PK\x03\x04 truncated")
     np.savez(tmp_path / "b.npz", images=np.zeros((10, 8, 8), np.uint8))
-    assert (
-        cli.main(
-            [
-                "leak",
-                str(tmp_path / "a.npz"),
-                str(tmp_path / "b.npz"),
-                "--estimator",
-                "gaussian",
-                "--embedding",
-                "pixels",
-            ]
-        )
-        == 2
-    )
+    assert leak_npz(tmp_path, "gaussian") == 2
     assert "a.npz" in one_error_line(capsys)
 
 
@@ -716,20 +719,7 @@ def test_estimator_setting_given_twice_is_refused(tmp_path, capsys):
     x = np.random.default_rng(0).integers(0, 256, (20, 6, 6), dtype=np.uint8)
     np.savez(tmp_path / "a.npz", images=x)
     np.savez(tmp_path / "b.npz", images=x)
-    assert (
-        cli.main(
-            [
-                "leak",
-                str(tmp_path / "a.npz"),
-                str(tmp_path / "b.npz"),
-                "--estimator",
-                "ksg:k=3,k=5",
-                "--embedding",
-                "pixels",
-            ]
-        )
-        == 2
-    )
+    assert leak_npz(tmp_path, "ksg:k=3,k=5") == 2
     err = one_error_line(capsys)
     assert "'k'" in err and "twice" in err
 
@@ -739,20 +729,7 @@ def test_leak_refuses_too_few_pairs(tmp_path, capsys, n):
     x = np.random.default_rng(0).integers(0, 256, (n, 6, 6), dtype=np.uint8)
     np.savez(tmp_path / "a.npz", images=x)
     np.savez(tmp_path / "b.npz", images=x)
-    assert (
-        cli.main(
-            [
-                "leak",
-                str(tmp_path / "a.npz"),
-                str(tmp_path / "b.npz"),
-                "--estimator",
-                "gaussian",
-                "--embedding",
-                "pixels",
-            ]
-        )
-        == 2
-    )
+    assert leak_npz(tmp_path, "gaussian") == 2
     assert f"need at least 8 paired images, got {n}" in one_error_line(capsys)
 
 
@@ -760,20 +737,5 @@ def test_leak_refuses_a_bad_level(tmp_path, capsys):
     x = np.random.default_rng(0).integers(0, 256, (10, 6, 6), dtype=np.uint8)
     np.savez(tmp_path / "a.npz", images=x)
     np.savez(tmp_path / "b.npz", images=x)
-    assert (
-        cli.main(
-            [
-                "leak",
-                str(tmp_path / "a.npz"),
-                str(tmp_path / "b.npz"),
-                "--estimator",
-                "gaussian",
-                "--embedding",
-                "pixels",
-                "--level",
-                "95",
-            ]
-        )
-        == 2
-    )
+    assert leak_npz(tmp_path, "gaussian", "--level", "95") == 2
     assert "--level" in one_error_line(capsys)

@@ -84,44 +84,16 @@ def findings(
             if row.empty:
                 continue
             r = row.iloc[0]
-            if bool(r["saturated"]):
-                checks.append(
-                    (
-                        blk,
-                        ds,
-                        emb,
-                        est,
-                        f"significant at {family}:{k}",
-                        True,
-                        f"skipped: saturated ({r['mi_nats']:.2f} of {r['bound_nats']:.2f} nats)",
-                    )
-                )
-                continue
-            checks.append(
-                (
-                    blk,
-                    ds,
-                    emb,
-                    est,
-                    f"significant at {family}:{k}",
-                    bool(r["p_value"] <= strong),
-                    f"p = {r['p_value']:.4f}, I = {r['mi_nats']:.3f} nats",
-                )
-            )
+            if bool(r["saturated"]):  # an estimate at its ceiling is a floor: nothing to test
+                passed, detail = True, f"skipped: saturated ({r['mi_nats']:.2f} of {r['bound_nats']:.2f} nats)"
+            else:
+                passed, detail = bool(r["p_value"] <= strong), f"p = {r['p_value']:.4f}, I = {r['mi_nats']:.3f} nats"
+            checks.append((blk, ds, emb, est, f"significant at {family}:{k}", passed, detail))
         full = g[g["family"] == "full"]
         if not full.empty:
             r = full.iloc[0]
-            checks.append(
-                (
-                    blk,
-                    ds,
-                    emb,
-                    est,
-                    "no evidence under full",
-                    bool(r["p_value"] > weak),
-                    f"p = {r['p_value']:.3f}, I = {r['mi_nats']:.3f} nats",
-                )
-            )
+            detail = f"p = {r['p_value']:.3f}, I = {r['mi_nats']:.3f} nats"
+            checks.append((blk, ds, emb, est, "no evidence under full", bool(r["p_value"] > weak), detail))
         fam = fam[fam["k"] >= 1]  # k = 0 is degenerate: f(X) = f(SE(X))
         if len(fam) >= 2:
             mean, high, ks = fam["mi_nats"].to_numpy(), fam["ci_high"].to_numpy(), fam["k"].to_numpy()
