@@ -2,20 +2,27 @@
 
 Every number the study, ``seleak leak`` and the exercises report comes from :func:`measure_leakage`:
 
-1. drop the embedding columns that (almost) never vary (dead units; :func:`informative_columns`);
-2. project each side on its own principal components when ``pca_dim`` is given (fitted on that side's
-   rows only, so the projection does not depend on the pairing and the permutation test stays valid,
-   and no permutation pays for an SVD);
-3. hand the pipeline's ``seed`` and ``device`` to the estimator where it takes them
-   (:meth:`~seleak.estimators.Estimator.with_context`);
-4. test independence by permutations, and put a sampling interval around the estimate: for a neural
-   estimator both come from one batched training (fixed-critic null, seed interval), for the others
-   from re-estimation on permuted pairs and half-sample subsampling;
-5. say what can be read from the number: the estimator's ceiling at this N, and whether the estimate
-   sits at it (``saturated``: then it is a floor, not a measurement).
+1. **what is measured** — the representation (:func:`seleak.representation.represent`): the
+   informative columns, optionally projected (per-side PCA, or CCA/PLS fitted on one part of the rows
+   and measured on the other), recorded in ``representation``;
+2. **the estimate and its test** — the estimator on the measured rows, a permutation p-value of
+   independence (re-estimation on permuted pairs; a neural estimator's fixed trained critic on
+   permuted held-out pairs);
+3. **a sampling interval** — non-neural: half-sample subsampling at the delete-d jackknife scale
+   (:func:`seleak.stats.bootstrap_interval`, coverage verified by simulation); neural: the t interval
+   over the held-out batches of the reported critic (the sampling error of its held-out evaluation),
+   with the spread over training seeds reported apart (``seed_sd``);
+4. **what the data certify** — ``lower_bound``: a one-sided lower confidence bound of the MI of the
+   representation, from a *bound* evaluated on rows no fitting saw (InfoNCE of the estimator's own
+   critic for a neural estimator, of a fitted Gaussian critic otherwise; :mod:`seleak.heldout`);
+5. **what the number can mean** — ``ceiling`` (the most this estimator can report here) and
+   ``saturated`` (at it: a floor, shown as ">= lower_bound", never as a value); ``degenerate`` when
+   both embeddings are identical (nothing encrypted): then the exact value ``I = H(f(X))`` of the sample
+   is reported, tested by an exact-match permutation test, never ``inf``.
 
-Layering: this module uses :mod:`seleak.estimators` and :mod:`seleak.stats` and is used by
-:mod:`seleak.study`, :mod:`seleak.cli` and the book.
+Layering: this module uses :mod:`seleak.representation`, :mod:`seleak.estimators`,
+:mod:`seleak.heldout` and :mod:`seleak.stats`; it is used by :mod:`seleak.study`, :mod:`seleak.cli` and
+the book.
 """
 
 from __future__ import annotations
@@ -26,11 +33,15 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
+from scipy import stats as sps
 
 from seleak import stats
 from seleak._runtime import limit_threads
 from seleak.embedding.features import informative_columns
-from seleak.estimators import Estimator, get_estimator, project
+from seleak.entropy import entropy_nats
+from seleak.estimators import Estimator, get_estimator
+from seleak.heldout import chunk_count, gaussian_critic_chunks, identity_critic_chunks
+from seleak.representation import Representation, represent
 
 __all__ = ["LeakageResult", "informative_columns", "measure_leakage", "SATURATION"]
 
@@ -40,14 +51,20 @@ SATURATION = 0.9
 
 @dataclass(frozen=True)
 class LeakageResult:
-    """What :func:`measure_leakage` measured.
+    """What :func:`measure_leakage` measured (all values in nats).
 
-    ``nats``: the estimate; ``ci_low``/``ci_high``: its interval (``interval`` names the method:
-    ``"subsample"``, ``"seeds"``, or ``"none"`` when no interval was asked for, then both are NaN);
-    ``p_value``: the permutation p-value of independence (smallest possible ``1 / (permutations + 1)``);
-    ``ceiling``: the most this estimator can report at this N and setting (``inf`` if unbounded);
-    ``saturated``: the estimate is within :data:`SATURATION` of the ceiling, so it says "at least this
-    much", not how much; ``representation``: what was measured (columns kept, projection, dimensions).
+    ``nats``: the point estimate; ``ci_low``/``ci_high``: its sampling interval at ``level`` (``interval``
+    names the method: ``"subsample"``, ``"held-out"``, ``"exact"`` for a degenerate pair, ``"none"``: then
+    both are NaN); ``p_value``: the permutation p-value of independence (smallest ``1 / (permutations +
+    1)``); ``lower_bound``: a one-sided lower confidence bound (level ``bound_level``) of the MI of the
+    measured representation, from a held-out variational bound (``lower_bound_method`` says which; NaN
+    when the rows are too few); ``ceiling``: the most this estimator can report at this N and setting
+    (``inf`` if unbounded); ``saturated``: the estimate is within :data:`SATURATION` of the ceiling, so it
+    says "at least ``lower_bound``", not how much; ``degenerate``: both embeddings are identical (then
+    ``nats`` is the exact ``H(f(X))`` of the sample); ``is_bound``: the estimator's value itself estimates
+    a lower bound (InfoNCE, NWJ); ``seed_sd``: neural only, the spread of the estimate over training
+    seeds (NaN otherwise); ``representation``: what was measured; ``n``: rows given; ``n_eval``: rows the
+    estimate is computed on.
     """
 
     estimator: str
@@ -62,6 +79,13 @@ class LeakageResult:
     representation: str
     n: int
     n_eval: int
+    lower_bound: float = math.nan
+    lower_bound_method: str = ""
+    degenerate: bool = False
+    is_bound: bool = False
+    seed_sd: float = math.nan
+    level: float = 0.95
+    bound_level: float = 0.95
     settings: Mapping[str, Any] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
     wall_s: float = 0.0
@@ -69,6 +93,15 @@ class LeakageResult:
     @property
     def bits(self) -> float:
         return self.nats / math.log(2)
+
+    def shown(self, digits: int = 3) -> str:
+        """The estimate as a reader should see it: ``">= LB"`` when saturated, else the value with its
+        interval."""
+        if self.saturated:
+            return f">= {self.lower_bound:.{digits}f}"
+        if math.isnan(self.ci_low):
+            return f"{self.nats:.{digits}f}"
+        return f"{self.nats:.{digits}f} [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
 
 
 def _as_estimator(estimator: str | Estimator, settings: Mapping[str, Any] | None) -> Estimator:
@@ -87,98 +120,222 @@ def measure_leakage(
     estimator: str | Estimator,
     settings: Mapping[str, Any] | None = None,
     *,
+    projection: str | None = None,
+    dim: int | None = None,
     pca_dim: int | None = None,
+    fit_fraction: float = 0.5,
     permutations: int = 199,
     n_boot: int = 200,
     neural_seeds: int = 3,
     level: float = 0.95,
+    bound_level: float = 0.95,
     seed: int = 0,
     device: str = "cpu",
 ) -> LeakageResult:
-    """Estimate I(f(X); f(SE(X))) from paired embeddings, with a permutation p-value and an interval.
+    """Estimate I(f(X); f(SE(X))) from paired embeddings, with a p-value, an interval and a lower bound.
 
     Args:
         z_plain, z_se: ``(N, D)`` embeddings of the plain and the SE images, row i of both is image i.
         estimator: a name of :func:`seleak.estimators.get_estimator` (with ``settings``) or an instance.
-        pca_dim: project each side to this many principal components first (``None``: no projection).
+        projection, dim: the representation measured (:func:`seleak.representation.represent`):
+            ``None`` (the informative columns), ``"pca"`` (per side), ``"cca"`` or ``"pls"`` (fitted on
+            ``fit_fraction`` of the rows, measured on the others), to ``dim`` components.
+        pca_dim: shorthand for ``projection="pca", dim=pca_dim``.
         permutations: permutations of the independence test.
         n_boot: half-sample subsamples of a non-neural estimator's interval (0: no interval).
-        neural_seeds: critics (seeds) of a neural estimator's interval, trained in one batch (0 or 1:
-            no interval).
-        level: confidence level of the interval.
-        seed: seed of the permutations, the resampling and (where not set) the estimator.
+        neural_seeds: critics (seeds, each with its own split) of a neural estimator, trained in one
+            batch; the first gives the estimate, all give ``seed_sd`` (0 or 1: one critic).
+        level: confidence level of the two-sided interval; bound_level: of the one-sided lower bound.
+        seed: seed of the projection split, permutations, resampling and (where not set) the estimator.
         device: torch device of a neural estimator (where not set).
 
     Raises:
-        ValueError: unusable input (too few rows, no informative column, bad counts);
+        ValueError: unusable input (too few rows, no informative column, bad counts, both ``pca_dim``
+            and ``projection``);
         seleak.estimators.EstimatorDivergedError: a neural estimate that diverged.
     """
+    if pca_dim is not None:
+        if projection is not None or dim is not None:
+            raise ValueError("give either pca_dim or projection/dim, not both")
+        projection, dim = "pca", pca_dim
+    for name, v in (("level", level), ("bound_level", bound_level)):
+        if not isinstance(v, (int, float)) or not 0 < v < 1:
+            raise ValueError(f"{name} must be in (0, 1), got {v!r}")
+    est = _as_estimator(estimator, settings).with_context(seed=seed, device=device)
+    t0 = time.perf_counter()
     # the matrices are small: one BLAS thread is faster, and does not fight torch's threads for the cores
     with limit_threads(1, torch=False):
-        return _measure(
-            z_plain,
-            z_se,
-            _as_estimator(estimator, settings).with_context(seed=seed, device=device),
-            pca_dim,
-            permutations,
-            n_boot,
-            neural_seeds,
-            level,
-            seed,
-        )
+        zx, zy = np.asarray(z_plain), np.asarray(z_se)
+        if zx.shape == zy.shape and np.array_equal(zx, zy):
+            r = _degenerate(zx, est, permutations, bound_level, seed)
+        else:
+            rep = represent(zx, zy, projection, dim, seed=seed, fit_fraction=fit_fraction)
+            measure = _neural if est.neural else _classical
+            r = measure(rep, est, permutations, n_boot, neural_seeds, level, bound_level, seed)
+    settings_out = dict(r.settings)
+    if projection is not None:
+        settings_out.update(projection=projection, dim=dim)
+    return LeakageResult(
+        **{**r.__dict__, "settings": settings_out, "level": level, "bound_level": bound_level},
+        wall_s=time.perf_counter() - t0,
+    )
 
 
-def _measure(
-    z_plain: np.ndarray,
-    z_se: np.ndarray,
+@dataclass
+class _Partial:
+    """A :class:`LeakageResult` without the fields :func:`measure_leakage` adds."""
+
+    estimator: str
+    nats: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    permutations: int
+    interval: str
+    ceiling: float
+    saturated: bool
+    representation: str
+    n: int
+    n_eval: int
+    lower_bound: float
+    lower_bound_method: str
+    degenerate: bool
+    is_bound: bool
+    seed_sd: float
+    settings: Mapping[str, Any]
+    flags: tuple[str, ...]
+
+
+def _lower_bound(chunks: np.ndarray, level: float) -> float:
+    """The one-sided lower confidence bound of the mean of i.i.d. batch bounds, never below 0 (MI is
+    not negative, so clipping keeps the bound valid)."""
+    if chunks.size < 2 or not np.isfinite(chunks).all():
+        return math.nan
+    return max(0.0, stats.lower_confidence_bound(chunks, level=level))
+
+
+def _ceiling(est: Estimator, n_eval: int, dx: int, dy: int) -> float:
+    """The estimator's own ceiling, and never above ``log n_eval``: no estimate from ``n_eval`` pairs can
+    be certified above it (McAllester & Stratos 2020), so a parametric estimate beyond it (Gaussian,
+    MINE) is reported as saturated too."""
+    return float(min(est.ceiling(n_eval, dx, dy), math.log(n_eval)))
+
+
+def _saturated(nats: float, ceiling: float) -> bool:
+    return bool(math.isfinite(ceiling) and nats >= SATURATION * ceiling)
+
+
+def _classical(
+    rep: Representation,
     est: Estimator,
-    pca_dim: int | None,
     permutations: int,
     n_boot: int,
     neural_seeds: int,
     level: float,
+    bound_level: float,
     seed: int,
-) -> LeakageResult:
-    t0 = time.perf_counter()
-    x, y = informative_columns(z_plain), informative_columns(z_se)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"z_plain and z_se must be paired by row, got {x.shape[0]} and {y.shape[0]} rows")
-    representation = f"{np.shape(z_plain)[1]}+{np.shape(z_se)[1]} columns, {x.shape[1]}+{y.shape[1]} informative"
-    if pca_dim is not None:
-        x, y = project(x, y, int(pca_dim))
-        representation += f", PCA per side to {x.shape[1]}+{y.shape[1]}"
-    if est.neural and neural_seeds >= 2:
-        # estimate, fixed-critic null and seed interval from one batched training
+) -> _Partial:
+    x, y = rep.x, rep.y
+    test = stats.permutation_test(est, x, y, n_permutations=permutations, seed=seed)
+    low = high = math.nan
+    how = "none"
+    if n_boot:
+        iv = stats.bootstrap_interval(
+            est, x, y, n_boot=n_boot, level=level, seed=seed, scheme="subsample", estimate=test.estimate
+        )
+        low, high, how = iv.low, iv.high, "subsample"
+    r = test.estimate
+    lb, lb_how = _gaussian_bound(rep, bound_level, seed)
+    ceiling = _ceiling(est, r.n_eval, x.shape[1], y.shape[1])
+    return _Partial(
+        est.name, r.nats, float(low), float(high), float(test.p_value), int(permutations), how, ceiling,
+        _saturated(r.nats, ceiling), rep.description, rep.n + rep.n_fit, r.n_eval, lb, lb_how, False,
+        bool(est.is_bound), math.nan, dict(r.settings), tuple(r.flags),
+    )  # fmt: skip
+
+
+def _gaussian_bound(rep: Representation, level: float, seed: int) -> tuple[float, str]:
+    """InfoNCE lower bound of a Gaussian critic: fitted on the projection's fitting rows when it has
+    them, else on a random half of the measured rows, and evaluated on rows it never saw."""
+    if rep.x_fit is not None:
+        xf, yf, xe, ye = rep.x_fit, rep.y_fit, rep.x, rep.y
+        where = "the projection's fitting rows"
+    else:
+        perm = np.random.default_rng([seed, 1]).permutation(rep.n)
+        fit, ev = perm[: rep.n // 2], perm[rep.n // 2 :]
+        xf, yf, xe, ye = rep.x[fit], rep.y[fit], rep.x[ev], rep.y[ev]
+        where = "a random half"
+    m = chunk_count(xe.shape[0])
+    if m == 0 or xf.shape[0] < xf.shape[1] + yf.shape[1] + 2:
+        return math.nan, "none (too few rows)"
+    chunks = gaussian_critic_chunks(xf, yf, xe, ye, chunks=m, seed=seed)
+    return _lower_bound(chunks, level), (
+        f"InfoNCE of a Gaussian critic fitted on {where} ({xf.shape[0]} rows), {m} held-out batches of "
+        f"~{xe.shape[0] // m}, one-sided t bound"
+    )
+
+
+def _neural(
+    rep: Representation,
+    est: Estimator,
+    permutations: int,
+    n_boot: int,
+    neural_seeds: int,
+    level: float,
+    bound_level: float,
+    seed: int,
+) -> _Partial:
+    x, y = rep.x, rep.y
+    seed_sd = math.nan
+    if neural_seeds >= 2:
         test, iv = stats.neural_test(
             est, x, y, n_permutations=permutations, level=level, seeds=range(seed, seed + neural_seeds)
         )
-        low, high, how = iv.low, iv.high, "seeds"
+        seed_sd = float(np.std(iv.replicates, ddof=1))
     else:
         test = stats.permutation_test(est, x, y, n_permutations=permutations, seed=seed)
-        low = high = math.nan
-        how = "none"
-        if n_boot and not est.neural:
-            iv = stats.bootstrap_interval(
-                est, x, y, n_boot=n_boot, level=level, seed=seed, scheme="subsample", estimate=test.estimate
-            )
-            low, high, how = iv.low, iv.high, "subsample"
     r = test.estimate
-    ceiling = est.ceiling(r.n_eval)
-    settings_out = {**dict(r.settings), "pca_dim": pca_dim} if pca_dim else dict(r.settings)
-    return LeakageResult(
-        estimator=est.name,
-        nats=r.nats,
-        ci_low=float(low),
-        ci_high=float(high),
-        p_value=float(test.p_value),
-        permutations=int(permutations),
-        interval=how,
-        ceiling=ceiling,
-        saturated=bool(math.isfinite(ceiling) and r.nats >= SATURATION * ceiling),
-        representation=representation,
-        n=r.n,
-        n_eval=r.n_eval,
-        settings=settings_out,
-        flags=tuple(r.flags),
-        wall_s=time.perf_counter() - t0,
+    values = np.asarray(r.details.get("chunk_values", ()), dtype=np.float64)
+    low = high = math.nan
+    how = "none"
+    if values.size >= 2:
+        half = float(sps.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+        low, high, how = r.nats - half, r.nats + half, "held-out"
+    bound_chunks = np.asarray(r.details.get("chunk_infonce", ()), dtype=np.float64)
+    lb = _lower_bound(bound_chunks, bound_level)
+    lb_how = (
+        f"InfoNCE of the trained critic on {bound_chunks.size} held-out batches, one-sided t bound"
+        if math.isfinite(lb)
+        else "none (fewer than 2 held-out batches)"
     )
+    ceiling = _ceiling(est, r.n_eval, x.shape[1], y.shape[1])
+    return _Partial(
+        est.name, r.nats, float(low), float(high), float(test.p_value), int(permutations), how, ceiling,
+        _saturated(r.nats, ceiling), rep.description, rep.n + rep.n_fit, r.n_eval, lb, lb_how, False,
+        bool(est.is_bound), seed_sd, dict(r.settings), tuple(r.flags),
+    )  # fmt: skip
+
+
+def _degenerate(z: np.ndarray, est: Estimator, permutations: int, bound_level: float, seed: int) -> _Partial:
+    """Both embeddings identical: ``I(f(X); f(X)) = H(f(X))``, exactly, for X uniform over the sample.
+
+    The test is still a test: the statistic is the number of rows whose two embeddings are equal, its
+    permutation null the same count with one side permuted (exact, never below ``1 / (m + 1)``).
+    """
+    n = z.shape[0]
+    if n < 2:
+        raise ValueError(f"need at least 2 paired rows, got {n}")
+    _, ids, counts = np.unique(z.reshape(n, -1), axis=0, return_inverse=True, return_counts=True)
+    ids = ids.ravel()
+    value = entropy_nats(counts)
+    rng = np.random.default_rng(seed)
+    null = np.array([np.count_nonzero(ids[rng.permutation(n)] == ids) for _ in range(permutations)])
+    p = stats.permutation_p_value(null, float(n))
+    m = chunk_count(n)
+    lb = _lower_bound(identity_critic_chunks(ids[:, None], ids[:, None], chunks=m, seed=seed), bound_level)
+    flags = (f"degenerate: f(X) = f(SE(X)) on all {n} rows; the value is the exact H(f(X)) of the sample",)
+    return _Partial(
+        est.name, value, value, value, p, int(permutations), "exact", math.log(n), False,
+        f"{z.shape[1]} columns, identical on both sides", n, n,
+        lb, f"InfoNCE of the identity critic on {m} batches of ~{n // max(m, 1)}", True, bool(est.is_bound), math.nan, {}, flags,
+    )  # fmt: skip

@@ -8,15 +8,20 @@ profiles. For every *cell* (one data set, embedder, scheme and seed) the study
 2. encrypts them with the cell's scheme under a key derived from the seed (each seed is a fresh key;
    nonces come from the seed too: the reproducible, study-only mode of :func:`seleak.encryption.encrypt`),
 3. embeds plain and encrypted images,
-4. estimates ``I(f(X); f(SE(X)))`` with every estimator, with an interval and a permutation p-value,
-5. adds the pixel-level view (plug-in and exact pixel MI) and the classic SE metrics.
+4. measures ``I(f(X); f(SE(X)))`` with every estimator on the block's one representation, through
+   :func:`seleak.leakage.measure_leakage` (estimate, interval, permutation p-value, lower bound, ceiling),
+5. adds the image-level upper bound ``I(X; SE(X))`` of the sample, the per-pixel view and the classic
+   SE metrics.
+
+Each block is one family of tests: ``p_adjusted`` (Holm by default) is computed over it and
+``significant`` is ``p_adjusted <= alpha``.
 
 Every (cell, estimator) result is cached under ``OUT/cells/`` by a content hash of everything it depends
 on and written atomically, so an interrupted run resumes where it stopped and a changed setting
 recomputes only the rows it touches. Each cache file carries the hash of the settings it was computed
 for and is validated when read (schema, types, finite values, matching hash): a damaged or mismatched
 file is named in a warning and recomputed. Values derived from a cached one under settings outside the
-key (``significant`` at ``alpha``, ``mi_bits``) are computed when the table is made, never cached. A run
+key (``p_adjusted``, ``significant`` at ``alpha``, ``mi_bits``) are computed when the table is made, never cached. A run
 holds ``OUT/.lock``, so a second run on the same folder is refused instead of repeating the work.
 Cells run in local processes (joblib) or on a Dask cluster (``scheduler="tcp://HOST:PORT"``) with the
 same results.
@@ -70,6 +75,11 @@ from seleak.study.analysis import (
     shared_k,
     summarize,
     value,
+    verdict_text,
+    shown_estimate,
+    sandwich,
+    sample_size_table,
+    adjustment_counts,
 )
 from seleak.study.cell import (
     CACHE_VERSION,
@@ -101,6 +111,7 @@ from seleak.study.run import (
     COLUMNS,
     StudyBusyError,
     StudyRun,
+    adjust_block_p_values,
     read_results,
     run_study,
     study_folder,
@@ -185,4 +196,10 @@ __all__ = [
     "rank_gaps",
     "shared_k",
     "attack_values",
+    "verdict_text",
+    "shown_estimate",
+    "sandwich",
+    "sample_size_table",
+    "adjustment_counts",
+    "adjust_block_p_values",
 ]

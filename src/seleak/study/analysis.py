@@ -28,8 +28,10 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
     ``mi_nats`` is the mean over seeds; ``ci_low``/``ci_high`` the widest of the per-seed intervals and
     the seed spread (min/max of the seeds' estimates), so the interval covers both the sampling error and
-    the key/initialisation randomness; ``p_value`` the largest over seeds (conservative: a setting is
-    called significant only if every seed is).
+    the key/initialisation randomness; ``p_value`` and ``p_adjusted`` the largest over seeds and
+    ``significant`` only if every seed is (conservative); ``lower_bound_nats`` the smallest of the seeds'
+    lower bounds (each is a 95 % bound, so the smallest is one too); ``upper_bound_nats`` the largest of
+    the seeds' image-level bounds; ``saturated`` if any seed is.
     """
     grouped = table.groupby(KEYS, dropna=False, sort=False)
     out = grouped.agg(
@@ -41,8 +43,17 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         ci_low=("ci_low", "min"),
         ci_high=("ci_high", "max"),
         p_value=("p_value", "max"),
-        bound_nats=("bound_nats", "first"),
+        p_adjusted=("p_adjusted", "max"),
+        significant=("significant", "all"),
+        lower_bound_nats=("lower_bound_nats", "min"),
+        upper_bound_nats=("upper_bound_nats", "max"),
+        upper_bound_kind=("upper_bound_kind", "first"),
+        ceiling_nats=("ceiling_nats", "min"),
+        saturated=("saturated", "any"),
         degenerate=("degenerate", "all"),
+        split=("split", "first"),
+        representation=("representation", "first"),
+        n_eval=("n_eval", "first"),
         pixel_mi_bits=("pixel_mi_bits", "mean"),
         pixel_mi_exact_bits=("pixel_mi_exact_bits", "mean"),
         entropy_bits=("entropy_bits", "mean"),
@@ -58,7 +69,6 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     out["ci_low"] = np.minimum(out["ci_low"], out["mi_min"])
     out["ci_high"] = np.maximum(out["ci_high"], out["mi_max"])
     out["mi_bits"] = out["mi_nats"] / math.log(2)
-    out["saturated"] = out["mi_nats"] >= 0.9 * out["bound_nats"]
     return out
 
 
@@ -85,7 +95,7 @@ def findings(
                 continue
             r = row.iloc[0]
             if bool(r["saturated"]):  # an estimate at its ceiling is a floor: nothing to test
-                passed, detail = True, f"skipped: saturated ({r['mi_nats']:.2f} of {r['bound_nats']:.2f} nats)"
+                passed, detail = True, f"skipped: saturated ({r['mi_nats']:.2f} of {r['ceiling_nats']:.2f} nats)"
             else:
                 passed, detail = bool(r["p_value"] <= strong), f"p = {r['p_value']:.4f}, I = {r['mi_nats']:.3f} nats"
             checks.append((blk, ds, emb, est, f"significant at {family}:{k}", passed, detail))
@@ -227,6 +237,80 @@ def pixel_against_embedding(summary: pd.DataFrame, estimator: str = "gaussian") 
 
 #: The classic SE metrics of chapter 1, as :func:`classic_table` lists them.
 CLASSIC_COLUMNS = ["pixel_mi_exact_bits", "pixel_mi_bits", "entropy_bits", "corr_h", "npcr", "uaci", "psnr_db", "ssim"]
+
+
+def verdict_text(row: Any, alpha: float) -> str:
+    """What a row lets a reader say: ``"leaks"`` with its adjusted p when significant, else an upper
+    confidence statement ("< X nats") from the interval's upper end, never "no leakage"."""
+    if bool(row["degenerate"]):
+        return "identical (nothing encrypted)"
+    if bool(row["significant"]):
+        return f"leaks (p_adj = {row['p_adjusted']:.3g})"
+    high = row["ci_high"]
+    if high == high:  # not NaN
+        return f"< {max(high, 0.0):.2f} nats (p_adj = {row['p_adjusted']:.2g})"
+    return f"no evidence at alpha = {alpha:g} (p_adj = {row['p_adjusted']:.2g}); no interval"
+
+
+def shown_estimate(row: Any, digits: int = 2) -> str:
+    """The estimate as a reader may read it: ``">= LB"`` when saturated (a floor, not a value), else the
+    value with its interval."""
+    if bool(row["saturated"]) and not bool(row["degenerate"]):
+        return f">= {row['lower_bound_nats']:.{digits}f}"
+    if row["ci_low"] == row["ci_low"] and not bool(row["degenerate"]):
+        return f"{row['mi_nats']:.{digits}f} [{row['ci_low']:.{digits}f}, {row['ci_high']:.{digits}f}]"
+    return f"{row['mi_nats']:.{digits}f}"
+
+
+def sandwich(summary: pd.DataFrame, block: str, estimator: str, alpha: float, family: str | None = None) -> pd.DataFrame:
+    """Per scheme of ``block``: the certified lower bound, ``estimator``'s estimate (or ">= lower bound"
+    when saturated), the image-level upper bound of the data set, the adjusted p-value and the verdict.
+
+    ``lower bound <= I(f(X); f(SE(X))) <= upper bound``: the lower bound is a 95 % confidence bound of the
+    measured representation's MI (which data processing puts below the embedding's), the upper bound the
+    exact ``I(X; SE(X))`` of the sample (or ``H(X)`` where the scheme's clear part is not a fixed set of
+    bits, see ``upper_bound_kind``).
+    """
+    d = summary[(summary["block"] == block) & (summary["estimator"] == estimator)]
+    if family is not None:
+        d = d[d["family"] == family]
+    if d.empty:
+        raise ValueError(f"the study has no rows of estimator {estimator!r} in block {block!r}")
+    d = d.sort_values(["family", "k", "scheme"])
+    return pd.DataFrame(
+        {
+            "scheme": d["scheme"].to_numpy(),
+            "lower bound": d["lower_bound_nats"].round(3).to_numpy(),
+            f"{estimator} [95 % CI]": [shown_estimate(r) for _, r in d.iterrows()],
+            "upper bound": d["upper_bound_nats"].round(3).to_numpy(),
+            "verdict": [verdict_text(r, alpha) for _, r in d.iterrows()],
+        }
+    ).set_index("scheme")
+
+
+def sample_size_table(summary: pd.DataFrame, blocks: Sequence[str]) -> pd.DataFrame:
+    """The rows of the sample-size blocks (one block per N), ordered by N: estimate, interval, lower bound
+    and adjusted p per (scheme, estimator, N)."""
+    d = summary[summary["block"].isin(blocks)]
+    cols = ["scheme", "estimator", "n", "n_eval", "mi_nats", "ci_low", "ci_high", "lower_bound_nats", "p_adjusted"]
+    return d[cols].sort_values(["scheme", "estimator", "n"]).reset_index(drop=True)
+
+
+def adjustment_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Per block: the family size, how many tests reject at the block's raw level and after adjustment."""
+    rows = []
+    for blk, g in table.groupby("block", sort=False):
+        live = g[g["p_value"].notna()]
+        rows.append(
+            {
+                "block": blk,
+                "tests": len(live),
+                "smallest p": float(live["p_value"].min()),
+                "p <= 0.05 (raw)": int((live["p_value"] <= 0.05).sum()),
+                "significant (adjusted)": int(live["significant"].sum()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("block")
 
 
 def classic_table(summary: pd.DataFrame, estimator: str = "gaussian") -> pd.DataFrame:
@@ -382,7 +466,7 @@ def attacker_prior(comparison: AttackComparison, prior_mean: float = -1.0) -> fl
     from seleak.data import load_dataset
 
     opts = comparison.dataset_opts
-    other_split = "test" if dict(opts).get("split", "train") != "test" else "train"
+    other_split = "test" if dict(opts).get("split", comparison.grid.split) != "test" else "train"
     return float(
         load_dataset(comparison.dataset, split=other_split, **{k: v for k, v in opts if k != "split"}).images.mean()
     )

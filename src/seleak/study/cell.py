@@ -14,7 +14,6 @@ import hashlib
 import json
 import math
 import os
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
@@ -27,7 +26,7 @@ from seleak._validation import is_int
 from seleak.study.config import EstimatorSpec, Grid, StudyConfig
 
 # Bump when a change to the computation changes cached numbers.
-CACHE_VERSION = "cell-v4"  # v4: entries carry their key hash; derived columns not cached
+CACHE_VERSION = "cell-v5"  # v5: representation per block, lower bounds, no inf (degenerate = H(f(X)))
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class Cell:
             "version": CACHE_VERSION,
             "dataset": self.dataset,
             "dataset_opts": self.dataset_opts,
+            "split": self.split,
             "n": g.n,
             "data_seed": g.data_seed,
             "embedding": self.embedding,
@@ -57,6 +57,15 @@ class Cell:
             "device": g.device,
             "threads": g.threads_per_cell,
         }
+
+    @property
+    def split(self) -> str:
+        """The split measured: the data set's own ``split`` option, else the grid's."""
+        return str(dict(self.dataset_opts).get("split", self.grid.split))
+
+    def load_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`seleak.data.load_dataset` for this cell's images."""
+        return {**dict(self.dataset_opts), "split": self.split}
 
     def estimator_config(self, spec: EstimatorSpec) -> dict[str, Any]:
         """Every setting the cached row of ``spec`` depends on.
@@ -71,6 +80,7 @@ class Cell:
             **self.base_key(),
             "estimator": spec.name,
             "settings": dict(spec.settings),
+            "representation": dict(g.representation),
             "permutations": g.permutations,
             "bootstrap": g.bootstrap,
             "level": g.level,
@@ -167,7 +177,9 @@ def grid_dataset(grid: Grid, name: str | None = None):
     name = grid.datasets[0][0] if name is None else name
     if name not in sets:
         raise ValueError(f"block {grid.block!r} measures no data set {name!r}; it measures {sorted(sets)}")
-    return _dataset(name, sets[name], grid.n, grid.data_seed)
+    opts = dict(sets[name])
+    opts.setdefault("split", grid.split)
+    return _dataset(name, tuple(sorted(opts.items())), grid.n, grid.data_seed)
 
 
 @lru_cache(maxsize=8)
@@ -222,54 +234,55 @@ def _pixel_view(plain: np.ndarray, cipher: np.ndarray, scheme: Any) -> dict[str,
     return row
 
 
-def _estimate_row(
-    cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarray, degenerate: bool = False
-) -> dict[str, Any]:
-    from seleak.estimators import EstimatorDivergedError
+def _upper_bound(plain: np.ndarray, scheme: Any) -> dict[str, Any]:
+    """The image-level ``I(X; SE(X))`` of the sample (X uniform over its images): by data processing an
+    upper bound of ``I(f(X); f(SE(X)))`` for every embedder ``f``."""
+    from seleak import metrics
+
+    ub = metrics.image_level_mi(plain, scheme)
+    return {"upper_bound_nats": float(ub.nats), "upper_bound_kind": ub.kind}
+
+
+def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarray) -> dict[str, Any]:
     from seleak.leakage import measure_leakage
 
     g = cell.grid
     settings = dict(spec.settings)
+    rep = dict(g.representation)
     pca_dim = settings.pop("pca_dim", None)
-    t0 = time.perf_counter()
-    try:
-        r = measure_leakage(
-            zx,
-            zy,
-            spec.name,
-            settings,
-            pca_dim=pca_dim,
-            permutations=g.permutations,
-            n_boot=g.bootstrap,
-            neural_seeds=g.neural_seeds,
-            level=g.level,
-            seed=cell.seed,
-            device=g.device,
-        )
-    except (ValueError, EstimatorDivergedError) as err:
-        if not degenerate:
-            raise
-        # f(X) = f(SE(X)): the true MI is infinite; estimators that need a non-singular joint refuse it
-        return {
-            "estimator_name": spec.name,
-            "mi_nats": math.inf,
-            "ci_low": math.inf,
-            "ci_high": math.inf,
-            "p_value": 1.0 / (g.permutations + 1),
-            "bound_nats": math.inf,
-            "settings": json.dumps(
-                {**settings, "pca_dim": pca_dim} if pca_dim else settings, sort_keys=True, default=str
-            ),
-            "flags": f"degenerate: f(X) = f(SE(X)), I is infinite ({err})",
-            "wall_s": time.perf_counter() - t0,
-        }
+    if pca_dim is not None:  # an estimator-level projection (blocks without a representation)
+        rep = {"projection": "pca", "dim": pca_dim}
+    r = measure_leakage(
+        zx,
+        zy,
+        spec.name,
+        settings,
+        projection=rep.get("projection"),
+        dim=rep.get("dim"),
+        fit_fraction=rep.get("fit_fraction", 0.5),
+        permutations=g.permutations,
+        n_boot=g.bootstrap,
+        neural_seeds=g.neural_seeds,
+        level=g.level,
+        seed=cell.seed,
+        device=g.device,
+    )
     return {
         "estimator_name": spec.name,
         "mi_nats": r.nats,
         "ci_low": r.ci_low,
         "ci_high": r.ci_high,
+        "interval": r.interval,
         "p_value": r.p_value,
-        "bound_nats": r.ceiling,
+        "lower_bound_nats": r.lower_bound,
+        "lower_bound_method": r.lower_bound_method,
+        "ceiling_nats": r.ceiling,
+        "saturated": r.saturated,
+        "degenerate": r.degenerate,
+        "is_bound": r.is_bound,
+        "seed_sd": r.seed_sd,
+        "representation": r.representation,
+        "n_eval": r.n_eval,
         "settings": json.dumps(dict(r.settings), sort_keys=True, default=str),
         "flags": "; ".join(r.flags),
         "wall_s": r.wall_s,
@@ -297,7 +310,7 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
 
         # BLAS threads beyond the cores spin against each other: a 300x128 SVD took 2.4 s, not 10 ms
         with limit_threads(g.threads_per_cell, openmp=True):
-            ds = _dataset(cell.dataset, cell.dataset_opts, g.n, g.data_seed)
+            ds = _dataset(cell.dataset, tuple(sorted(cell.load_options().items())), g.n, g.data_seed)
             ct = encrypt(ds.images, study_key(cell.seed), scheme, seed=cell.seed)
             if pixel is None:
                 pixel = _pixel_view(ds.images, ct.images, scheme)
@@ -306,10 +319,10 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
                 emb = _embedder(cell.embedding, g.embedding_seed, g.device)
                 zx = emb.embed(ds.images, batch_size=g.embed_batch_size, progress=False)
                 zy = emb.embed(ct.images, batch_size=g.embed_batch_size, progress=False)
-                degenerate = bool(np.array_equal(zx, zy))
+                upper = _upper_bound(ds.images, scheme)
                 for spec in todo:
-                    row = {k: v for k, v in _estimate_row(cell, spec, zx, zy, degenerate).items() if k not in _DERIVED}
-                    row["degenerate"] = degenerate
+                    row = {k: v for k, v in _estimate_row(cell, spec, zx, zy).items() if k not in _DERIVED}
+                    row.update(upper)
                     problem = _check_estimator_row(spec, row)
                     if problem:  # a bug, not a cache problem: never write a row that would fail on read
                         raise RuntimeError(
@@ -325,16 +338,17 @@ def table_rows(
     cell: Cell, cached: Mapping[str, Mapping[str, Any] | None], pixel: Mapping[str, Any] | None
 ) -> list[dict[str, Any]]:
     """The table's rows of one cell from its cached values, with the derived columns computed here
-    (``significant`` at this grid's ``alpha``, ``mi_bits``, the estimator's label) so that no derived
-    value can go stale in the cache."""
-    from seleak.stats import significant
-
+    (``mi_bits``, the estimator's label, ``split``) so that no derived value can go stale in the cache.
+    ``p_adjusted`` and ``significant`` depend on the whole block and are added by
+    :func:`seleak.study.run_study`."""
     g = cell.grid
     family, k = _family_and_k(_parse_scheme(cell.scheme))
     rows = []
     for spec in g.estimators:
         row = dict(cached[spec.label] or {})
         row.update(pixel or {})
+        if row.get("psnr_db") == math.inf:  # identical images: no finite PSNR, and no inf in the table
+            row["psnr_db"] = math.nan
         row.update(
             {
                 "block": g.block,
@@ -346,9 +360,8 @@ def table_rows(
                 "estimator": spec.label,
                 "seed": cell.seed,
                 "n": g.n,
+                "split": cell.split,
                 "mi_bits": row["mi_nats"] / math.log(2),
-                # f(X) = f(SE(X)) (degenerate) is infinite MI: significant whatever the p-value's floor
-                "significant": bool(row["degenerate"]) or significant(row["p_value"], g.alpha),
                 "cell_key": cell.estimator_key(spec),
             }
         )
@@ -361,7 +374,7 @@ def table_rows(
 # --------------------------------------------------------------------------------------------------
 
 #: Columns computed when the table is made, never cached (they depend on settings outside the key).
-_DERIVED = ("estimator", "mi_bits", "significant")
+_DERIVED = ("estimator", "mi_bits", "split", "p_adjusted", "significant")
 
 _PIXEL_FINITE = ("pixel_mi_bits", "entropy_bits", "npcr", "uaci")
 # undefined in corner cases (a constant image has no correlation; exact MI only for bit-plane schemes)
@@ -419,30 +432,38 @@ def _number(row: Mapping[str, Any], key: str) -> float | None:
 
 def _check_estimator_row(spec: EstimatorSpec, row: Mapping[str, Any]) -> str | None:
     """Why ``row`` is not a valid cached estimate of ``spec`` (``None``: it is)."""
-    for key in ("estimator_name", "settings", "flags"):
+    for key in ("estimator_name", "settings", "flags", "interval", "representation", "lower_bound_method"):
         if not isinstance(row.get(key), str):
             return f"has no text column {key!r}"
     if row["estimator_name"] != spec.name:
         return f"holds estimator {row['estimator_name']!r}, not {spec.name!r}"
-    if not isinstance(row.get("degenerate"), bool):
-        return "has no true/false column 'degenerate'"
+    for key in ("degenerate", "saturated", "is_bound"):
+        if not isinstance(row.get(key), bool):
+            return f"has no true/false column {key!r}"
     values = {}
-    for key in ("mi_nats", "ci_low", "ci_high", "p_value", "bound_nats", "wall_s"):
+    for key in (
+        "mi_nats", "ci_low", "ci_high", "p_value", "lower_bound_nats", "ceiling_nats", "upper_bound_nats",
+        "seed_sd", "n_eval", "wall_s",
+    ):  # fmt: skip
         values[key] = _number(row, key)
-        if values[key] is None or math.isnan(values[key]):
+        if values[key] is None:
             return f"has no number in column {key!r} (got {row.get(key)!r})"
-    # only f(X) = f(SE(X)) has an infinite estimate; the saturation bound is infinite for some estimators
-    for key in ("mi_nats", "ci_low", "ci_high"):
-        if not math.isfinite(values[key]) and not (row["degenerate"] and values[key] == math.inf):
-            return f"has a non-finite {key!r} ({values[key]!r}) for a non-degenerate cell"
+        if math.isinf(values[key]):
+            return f"has an infinite {key!r}: no column of the table may hold inf"
+    # NaN means "not computed": an interval or a bound the rows could not support, or no seed spread
+    for key in ("mi_nats", "p_value", "ceiling_nats", "upper_bound_nats", "n_eval", "wall_s"):
+        if math.isnan(values[key]):
+            return f"has NaN in column {key!r}"
     if not 0.0 < values["p_value"] <= 1.0:
         return f"has p_value {values['p_value']!r} outside (0, 1]"
     if values["ci_low"] > values["ci_high"]:
         return f"has ci_low {values['ci_low']!r} > ci_high {values['ci_high']!r}"
-    if not values["bound_nats"] > 0:
-        return f"has bound_nats {values['bound_nats']!r} (must be > 0)"
-    if not (math.isfinite(values["wall_s"]) and values["wall_s"] >= 0):
-        return f"has wall_s {values['wall_s']!r} (must be a finite number >= 0)"
+    if not values["ceiling_nats"] > 0:
+        return f"has ceiling_nats {values['ceiling_nats']!r} (must be > 0)"
+    if values["lower_bound_nats"] < 0:
+        return f"has a negative lower_bound_nats {values['lower_bound_nats']!r}"
+    if values["wall_s"] < 0:
+        return f"has wall_s {values['wall_s']!r} (must be >= 0)"
     return None
 
 

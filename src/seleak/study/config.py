@@ -210,6 +210,38 @@ def _names(value: Any, name: str) -> tuple[str, ...]:
     return tuple(_check(check_str, v, f"{name}: every entry") for v in value)
 
 
+def _representation(value: Any, name: str) -> tuple[tuple[str, Any], ...]:
+    """``{projection: pca|cca|pls|none, dim: D, fit_fraction: F}`` -> sorted items (hashable, cacheable)."""
+    from seleak.representation import PROJECTIONS
+
+    if value is None or value == "none":
+        return ()
+    if not isinstance(value, Mapping):
+        raise StudyConfigError(
+            f"{name} must be a mapping such as {{projection: cca, dim: 2}} (or none), got {value!r}"
+        )
+    bad = sorted(set(value) - {"projection", "dim", "fit_fraction"})
+    if bad:
+        raise StudyConfigError(f"{name} has unknown key(s) {bad}; valid: projection, dim, fit_fraction")
+    out = dict(value)
+    proj = out.get("projection")
+    if proj in (None, "none"):
+        if set(out) - {"projection"}:
+            raise StudyConfigError(f"{name}: dim and fit_fraction need a projection ({', '.join(PROJECTIONS)})")
+        return ()
+    _check(check_str, proj, f"{name}: 'projection'", choices=PROJECTIONS)
+    _check(check_int, out.get("dim"), f"{name}: 'dim'", minimum=1)
+    if "fit_fraction" in out:
+        if proj == "pca":
+            raise StudyConfigError(f"{name}: fit_fraction applies to cca and pls (PCA per side uses every row)")
+        _check(check_float, out["fit_fraction"], f"{name}: 'fit_fraction'", low=0.0, high=1.0)
+    return tuple(sorted(out.items()))
+
+
+def _adjust(value: Any, name: str) -> str:
+    return _check(check_str, value, name, choices=("holm", "bh"))
+
+
 def _scheduler(value: Any, name: str) -> str | None:
     if value is None:
         return None
@@ -268,13 +300,39 @@ SETTINGS: dict[str, Setting] = {
         _seeds,
         type=tuple[int, ...],
     ),
+    "representation": Setting(
+        "what every estimator of a block measures: {projection: pca|cca|pls, dim: D, fit_fraction: F} "
+        "(cca/pls are fitted on fit_fraction of the images and measured on the others), or none",
+        None,
+        _representation,
+        type=tuple[tuple[str, Any], ...],
+    ),
+    "split": Setting(
+        "which images are measured: 'test' (never seen by a trained embedder), 'train' or 'all'; a data "
+        "set's own 'split' option wins",
+        "test",
+        lambda v, n: _check(check_str, v, n, choices=("train", "test", "all")),
+        type=str,
+    ),
     "permutations": Setting("permutations of the significance test", 199, _int_at_least(1), type=int),
     "bootstrap": Setting("subsamples for the intervals of the non-neural estimators", 100, _int_at_least(2), type=int),
     "neural_seeds": Setting(
         "critics (seeds, trained together) behind the interval of a neural estimate", 3, _int_at_least(2), type=int
     ),
     "level": Setting("confidence level of the intervals", 0.95, _fraction, type=float),
-    "alpha": Setting("significance level for the 'significant' column", 0.01, _fraction, type=float),
+    "alpha": Setting(
+        "level of the 'significant' column, applied to p_adjusted (error control over each block)",
+        0.05,
+        _fraction,
+        type=float,
+    ),
+    "adjust": Setting(
+        "multiple-testing adjustment of the p-values of each block: 'holm' (family-wise error) or 'bh' "
+        "(Benjamini-Hochberg false discovery rate)",
+        "holm",
+        _adjust,
+        type=str,
+    ),
     "device": Setting("torch device for embedders and neural estimators", "cpu", _device, type=str),
     "pixel_metrics": Setting("compute pixel-level MI and the classic SE metrics", True, _flag, type=bool),
     "embed_batch_size": Setting("images per embedding batch", 256, _int_at_least(1), type=int),
@@ -370,6 +428,12 @@ def config_from_mapping(study: Mapping[str, Any], name: str = "study", **overrid
                 f"valid keys in a block: name, {', '.join(sorted(BLOCK_KEYS))}"
             )
         merged = {**base, **_checked(block, f"study: block {label!r}: ")}
+        mixed = [e.label for e in merged["estimators"] if e.settings.get("pca_dim") is not None]
+        if merged["representation"] and mixed:
+            raise StudyConfigError(
+                f"study: block {label!r} sets a representation and pca_dim for {mixed}; every estimator of a "
+                "block measures the block's representation: remove pca_dim from the estimators"
+            )
         grids.append(Grid(block=label, **{key: merged[key] for key in BLOCK_KEYS}))
     return StudyConfig(grids=tuple(grids), workers=base["workers"], scheduler=base["scheduler"], name=name)
 

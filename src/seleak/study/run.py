@@ -38,6 +38,7 @@ from seleak.study.config import StudyConfig, StudyConfigError
 COLUMNS = [
     "block",
     "dataset",
+    "split",
     "embedding",
     "scheme",
     "family",
@@ -46,14 +47,25 @@ COLUMNS = [
     "estimator_name",
     "seed",
     "n",
+    "n_eval",
+    "representation",
     "mi_nats",
     "mi_bits",
     "ci_low",
     "ci_high",
+    "interval",
     "p_value",
+    "p_adjusted",
     "significant",
-    "bound_nats",
+    "lower_bound_nats",
+    "upper_bound_nats",
+    "upper_bound_kind",
+    "ceiling_nats",
+    "saturated",
     "degenerate",
+    "is_bound",
+    "seed_sd",
+    "lower_bound_method",
     "pixel_mi_bits",
     "pixel_mi_exact_bits",
     "entropy_bits",
@@ -179,7 +191,7 @@ def _run_locked(
             rows.extend(cell_rows)
             bar.update(1)
         bar.close()
-    table = tidy(rows)
+    table = adjust_block_p_values(tidy(rows), config)
     atomic_write_text(out_path / "results.csv", table.to_csv(index=False))
     meta = {
         "name": config.name,
@@ -208,6 +220,24 @@ def tidy(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         table = table.sort_values(
             ["block", "dataset", "embedding", "family", "k", "scheme", "estimator", "seed"], kind="stable"
         ).reset_index(drop=True)
+    return table
+
+
+def adjust_block_p_values(table: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """``p_adjusted`` and ``significant`` of every row: each block is one family (the rows a chapter
+    table reports together), adjusted by the study's ``adjust`` method (Holm: family-wise error; BH:
+    false discovery rate); ``significant`` is ``p_adjusted <= alpha`` of the block."""
+    from seleak.stats import adjust_p_values, significant
+
+    table = table.copy()
+    table["p_adjusted"] = np.nan
+    table["significant"] = False
+    for g in config.grids:
+        rows = table.index[table["block"] == g.block]
+        if len(rows):
+            adj = adjust_p_values(table.loc[rows, "p_value"].to_numpy(dtype=float), method=g.adjust)
+            table.loc[rows, "p_adjusted"] = adj
+            table.loc[rows, "significant"] = [significant(p, g.alpha) for p in adj]
     return table
 
 
