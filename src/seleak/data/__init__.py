@@ -15,6 +15,10 @@ Offline data sets (no network, ever; the files ship inside the scikit-learn and 
 ``"faces"``
     scikit-image's LFW subset: 100 faces and 100 non-face patches, 25×25, one channel (only 200 images:
     too few for a leakage study, handy for a privacy example).
+``"patterns"``
+    synthetic, generated here (no files): 32×32 RGB images of 2×2 cells, each cell one of 4 fixed
+    patterns drawn i.i.d. uniformly by ``seed``; label = the top-left cell's pattern. Its image-level
+    MI under a bit-plane or region scheme is known exactly: :func:`patterns_truth` (nats).
 
 Real data sets in their official on-disk format, read from ``root`` (downloaded only with
 ``download=True``, through torchvision): ``"cifar10"``, ``"cifar100"``, ``"mnist"``,
@@ -22,7 +26,8 @@ Real data sets in their official on-disk format, read from ``root`` (downloaded 
 
 The offline sets have no official split, so a fixed stratified 80/20 split is made here (independent of
 ``seed``, so a model trained on ``split="train"`` never sees ``split="test"``); ``split="all"`` returns
-everything.
+everything. ``"patterns"`` is drawn by ``seed`` (4096 i.i.d. images; train = the first 80 %, test = the
+rest, ``n`` keeps the first ``n``).
 
 Layout, one file per idea (the public names are re-exported here: import them from :mod:`seleak.data`):
 
@@ -34,18 +39,29 @@ Layout, one file per idea (the public names are re-exported here: import them fr
     exact integer resampling (:func:`resample_matrix`, :func:`resize_images`).
 :mod:`~seleak.data.offline`
     the digits, photos and faces sets read from the scikit-learn and scikit-image wheels.
+:mod:`~seleak.data.patterns`
+    the synthetic ``"patterns"`` set and its exact mutual information (:func:`patterns_truth`).
 :mod:`~seleak.data.disk`
     the CIFAR, MNIST-like and SVHN readers, the data root and the download through torchvision.
 :mod:`~seleak.data.pickles`
     the restricted unpickler the CIFAR files are read with.
 
 This subpackage imports nothing from seleak but :mod:`seleak._io` and :mod:`seleak._validation` (it is
-the bottom layer).
+the bottom layer); only :func:`patterns_truth` reads a scheme, importing :mod:`seleak.encryption` when
+called.
 """
 
 from seleak.data.dataset import ImageDataset, available_datasets, load_dataset
 from seleak.data.disk import DATA_ENV, default_data_root
 from seleak.data.offline import PHOTO_FILES
+from seleak.data.patterns import (
+    enumerate_patterns,
+    generate_patterns,
+    pattern_alphabet,
+    patterns_images,
+    patterns_label_truth,
+    patterns_truth,
+)
 from seleak.data.pickles import UnsafePickleError
 from seleak.data.resample import resample_matrix, resize_images
 from seleak.data.sampling import subsample_indices
@@ -61,4 +77,10 @@ __all__ = [
     "DATA_ENV",
     "PHOTO_FILES",
     "UnsafePickleError",
+    "pattern_alphabet",
+    "patterns_images",
+    "generate_patterns",
+    "enumerate_patterns",
+    "patterns_truth",
+    "patterns_label_truth",
 ]

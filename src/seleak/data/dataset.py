@@ -11,10 +11,13 @@ import numpy as np
 from seleak._validation import check_bool, check_int, is_int
 from seleak.data.disk import DISK_DATASETS, load_disk
 from seleak.data.offline import OFFLINE_DATASETS
+from seleak.data.patterns import PATTERNS_TOTAL, load_patterns
 from seleak.data.resample import check_size, resize_images
 from seleak.data.sampling import SPLIT_SEED, TEST_FRACTION, fixed_split, subsample_indices
 
 _SPLITS = ("train", "test", "all")
+#: Generated data sets: offline too, but drawn by the user's seed (see :func:`load_dataset`).
+_GENERATED = ("patterns",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +71,13 @@ def _as_nhwc(images: np.ndarray) -> np.ndarray:
 
 
 def available_datasets() -> dict[str, str]:
-    """Names accepted by :func:`load_dataset` → ``"offline"`` or ``"disk"`` (needs ``root`` or download)."""
-    return {**{k: "offline" for k in OFFLINE_DATASETS}, **{k: "disk" for k in DISK_DATASETS}}
+    """Names accepted by :func:`load_dataset` → ``"offline"`` (bundled or generated, no network) or
+    ``"disk"`` (needs ``root`` or download)."""
+    return {
+        **{k: "offline" for k in OFFLINE_DATASETS},
+        **{k: "offline" for k in _GENERATED},
+        **{k: "disk" for k in DISK_DATASETS},
+    }
 
 
 def load_dataset(
@@ -84,7 +92,8 @@ def load_dataset(
     """Load a data set as ``uint8 (N, H, W, C)`` images with ``int64`` labels.
 
     Args:
-        name: ``"digits"``, ``"photos"``, ``"faces"`` (offline, bundled) or ``"cifar10"``,
+        name: ``"digits"``, ``"photos"``, ``"faces"`` (offline, bundled), ``"patterns"`` (offline,
+            generated, with exactly known MI: :mod:`seleak.data.patterns`) or ``"cifar10"``,
             ``"cifar100"``, ``"mnist"``, ``"fashionmnist"``, ``"kmnist"``, ``"svhn"`` (read from ``root``).
             Case and ``-``/``_`` are ignored.
         root: folder holding the torchvision data sets in torchvision's layout (e.g.
@@ -95,7 +104,11 @@ def load_dataset(
             original order; ``None`` or ``n >= len`` keeps all.
         size: resize to ``size×size`` (int) or ``(H, W)`` (bilinear, anti-aliased); ``None`` keeps the
             native size.
-        seed: seed of the subsample (the split never depends on it).
+        seed: seed of the subsample (the split never depends on it). ``"patterns"`` is different: its
+            images are i.i.d. draws, so ``seed`` draws them (a pool of 4096 images, symbols uniform),
+            ``split`` takes fixed positions of that pool (``"train"``: the first 3277, ``"test"``: the
+            last 819, ``"all"``: all) and ``n`` keeps the first ``n`` of the split -- every choice is
+            an i.i.d. uniform sample, and train and test are independent draws.
         download: for the torchvision sets, download into ``root`` when the files are missing.
 
     Security: the official CIFAR-10/100 python files are *pickles*, and an ordinary ``pickle.load`` of a
@@ -111,7 +124,7 @@ def load_dataset(
             says where it looked and how to get the files.
     """
     key = str(name).lower().replace("-", "").replace("_", "")
-    if key not in OFFLINE_DATASETS and key not in DISK_DATASETS:
+    if key not in OFFLINE_DATASETS and key not in DISK_DATASETS and key not in _GENERATED:
         raise ValueError(f"unknown data set {name!r}; choose one of {sorted(available_datasets())}")
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
@@ -122,6 +135,8 @@ def load_dataset(
     if size is not None:
         check_size(size)
 
+    if key in _GENERATED:
+        return _load_generated(key, split, n, size, seed)
     if key in OFFLINE_DATASETS:
         images, labels, class_names, prov = OFFLINE_DATASETS[key]()
         split_idx = fixed_split(labels, split)
@@ -153,6 +168,45 @@ def load_dataset(
         labels=None if labels is None else np.ascontiguousarray(labels, dtype=np.int64),
         name=key,
         class_names=tuple(str(c) for c in class_names),
+        split=split,
+        indices=idx,
+        provenance=prov,
+    )
+
+
+def _load_generated(key: str, split: str, n: int | None, size: int | Sequence[int] | None, seed: int) -> ImageDataset:
+    """``"patterns"``: the pool drawn by ``seed``, fixed positions per split, the first ``n`` kept."""
+    images, labels, class_names, prov = load_patterns(seed)
+    n_test = int(round(TEST_FRACTION * PATTERNS_TOTAL))
+    split_idx = {
+        "train": np.arange(PATTERNS_TOTAL - n_test),
+        "test": np.arange(PATTERNS_TOTAL - n_test, PATTERNS_TOTAL),
+        "all": np.arange(PATTERNS_TOTAL),
+    }[split]
+    images, labels = images[split_idx], labels[split_idx]
+    prov["split"] = f"positions of the i.i.d. pool: train first {PATTERNS_TOTAL - n_test}, test last {n_test}"
+    n_available = int(images.shape[0])
+    idx = np.arange(n_available, dtype=np.int64)
+    if n is not None and n < n_available:
+        idx = idx[: int(n)]
+        images, labels = images[idx], labels[idx]
+    if size is not None:
+        images = resize_images(images, size)
+        prov["resized_to"] = list(images.shape[1:3])
+    prov.update(
+        {
+            "name": key,
+            "split_name": split,
+            "n_available": n_available,
+            "n": int(images.shape[0]),
+            "subsample_seed": None,
+        }
+    )
+    return ImageDataset(
+        images=np.ascontiguousarray(images, dtype=np.uint8),
+        labels=np.ascontiguousarray(labels, dtype=np.int64),
+        name=key,
+        class_names=class_names,
         split=split,
         indices=idx,
         provenance=prov,
