@@ -55,7 +55,8 @@ class MIEstimate:
         null: values of the estimate under permuted ``y`` when asked for (``estimate_many(...,
             n_permutations=m)``), else ``None``.
         details: anything else worth keeping (bins used, projection dimension, step of the best
-            checkpoint, ...).
+            checkpoint, the neural estimators' per-chunk held-out values ``chunk_values`` and
+            ``chunk_infonce``, ...).
     """
 
     nats: float
@@ -236,6 +237,11 @@ class Estimator:
     fixed_critic_null: ClassVar[bool] = False
     #: a trained critic (PyTorch): takes ``seed`` and ``device``, and its interval is a seed interval
     neural: ClassVar[bool] = False
+    #: the reported value estimates a lower bound of ``I(X; Y)`` without bias (its expectation is at
+    #: most the true MI, for any critic): True for ``infonce`` and ``nwj`` only. False says nothing
+    #: about the sign of the error: ``mine`` (log of a sample mean, biased upwards) and ``smile``
+    #: (clipped) are not bounds, and ``ksg``, ``gaussian`` and ``plugin`` are estimates.
+    is_bound: ClassVar[bool] = False
 
     def __init__(self, **settings: Any) -> None:
         unknown = sorted(set(settings) - set(self.defaults))
@@ -258,9 +264,14 @@ class Estimator:
         }
         return type(self)(**self._explicit, **extra) if extra else self
 
-    def ceiling(self, n_eval: int) -> float:
-        """The largest value (nats) this estimator can report from ``n_eval`` evaluated pairs; ``inf``
-        where it has no such limit."""
+    def ceiling(self, n_eval: int, dx: int | None = None, dy: int | None = None) -> float:
+        """The largest value (nats) this estimator can report from ``n_eval`` evaluated pairs with
+        ``dx`` and ``dy`` columns (after its own projection; ``None``: unknown, and the value is then
+        valid for any number of columns); ``inf`` where it has no such limit.
+
+        An estimate at or near its ceiling is a floor, not a measurement: the estimator could not
+        have reported more whatever the dependence.
+        """
         return math.inf
 
     @property

@@ -37,6 +37,16 @@ bias correction does not apply to a shrunk matrix, and with ``d >> N`` the many 
 cross-correlations add up to several nats on independent data. It is kept for comparison; the
 default never uses it. ``shrinkage=0`` disables both shrinkage and the projection (the plain
 estimate, which refuses ``dx + dy >= N - 1``).
+
+Exact linear relations and the ceiling. When ``y`` is an exact linear function of ``x`` (``x == y``,
+a column shared by both sides, ``y = A x + b``) a canonical correlation is 1 and the Gaussian MI is
+infinite: the estimator (unshrunk, the default) raises a ``ValueError`` that says so (``"... singular (an exact linear
+relation between x and y) ..."``) rather than returning a number. Short of that, the value grows
+without limit as a canonical correlation approaches 1 (``-1/2 log(1 - rho^2)``), whatever ``N``;
+the only cap is numerical (a canonical correlation within ``64`` ulps of 1 is treated as exact, about
+15.6 nats per canonical pair), which is no property of the sample, so the ceiling is ``inf``.
+(With an explicit ``shrinkage`` the shrunk matrix is never singular and ``x == y`` gives a finite,
+shrinkage-dependent number.)
 """
 
 from __future__ import annotations
@@ -119,7 +129,13 @@ def _shrunk_logdet(z: np.ndarray, a: float) -> float:
 
 
 class GaussianEstimator(Estimator):
-    """Canonical-correlation MI (settings: ``shrinkage``, ``bias_correction``, ``pca_dim``)."""
+    """Canonical-correlation MI (settings: ``shrinkage``, ``bias_correction``, ``pca_dim``).
+
+    The reported number is the MI of the Gaussian with the sample's covariance (bias-corrected by
+    default): exact in the limit for Gaussian data, the linear part of the dependence otherwise; an
+    estimate, not a bound. Its ceiling is ``inf``: an exact linear relation between ``x`` and ``y``
+    is a ``ValueError`` (infinite Gaussian MI), anything short of it a finite, unbounded value.
+    """
 
     name = "gaussian"
     defaults = {
@@ -169,7 +185,9 @@ class GaussianEstimator(Estimator):
             raise ValueError(_SINGULAR.format(why=f"dx + dy = {kx + ky} > N - 1 = {n - 1}"))
         rho = np.clip(np.linalg.svd(ux.T @ uy, compute_uv=False), 0.0, 1.0)
         if rho.size and 1.0 - rho[0] < 64 * np.finfo(np.float64).eps:
-            raise ValueError(_SINGULAR.format(why="an exact linear relation between x and y"))
+            raise ValueError(
+                _SINGULAR.format(why="an exact linear relation between x and y, e.g. x == y or a shared column")
+            )
         # -1/2 sum log(1 - rho^2), with 1 - rho^2 = (1 - rho)(1 + rho) kept accurate near rho = 1
         mi = -0.5 * float(np.sum(np.log1p(-rho) + np.log1p(rho)))
         corrected = bool(self._settings["bias_correction"] and kx + ky < n - 1)

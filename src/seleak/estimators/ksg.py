@@ -19,11 +19,29 @@ ties (duplicate points make ``eps_i = 0``).
 
 The value is reported as is, negative values included: clipping at zero would bias the estimate
 and its permutation null.
+
+Ceiling (:meth:`KSGEstimator.ceiling`). The estimate is largest when the marginal counts are
+smallest. The ``k - 1`` nearest joint neighbours of a point are strictly inside ``eps_i`` in the
+joint max-norm, hence in both marginals, so ``n_x, n_y >= k - 1`` whenever no two distances tie.
+The ``k``-th neighbour sets ``eps_i`` in one coordinate of one side; with the rows in general
+position its distance on the other side is strictly smaller, so it is counted there:
+``n_x + n_y >= 2k - 1`` and
+
+    I <= psi(k) + psi(N) - psi(k) - psi(k + 1) = psi(N) - psi(k + 1),
+
+which ``y = x`` reaches exactly (with the jitter on, ``x`` and ``y`` receive independent jitter,
+so the copy is in general position). Without jitter, ties are possible: an exact copy ``y = x``
+puts the ``k``-th neighbour at ``eps_i`` on both sides (``n_x = n_y = k - 1``, value
+``psi(N) - psi(k)``), and points whose ``k`` nearest neighbours all lie at the same max-norm distance
+(the vertices of a cube, a grid) have ``n_x = n_y = 0``. Since the counts are never negative in a
+finite estimate, the bound without jitter is ``psi(N) + psi(k) - 2 psi(1)``, reached by ``y = x`` =
+the ``2**d`` vertices of a ``d``-cube. (The jitter's general position holds with probability one;
+only a jitter below the data's float resolution, e.g. ``jitter=1e-20`` or ``transform="none"`` on a
+column with a huge offset, leaves ties, and then the no-jitter bound is the one that holds.)
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -102,7 +120,11 @@ def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3, workers: int = 1) -> float:
 
 
 class KSGEstimator(Estimator):
-    """KSG estimator (settings: ``k``, ``transform``, ``jitter``, ``seed``, ``pca_dim``, ``workers``)."""
+    """KSG estimator (settings: ``k``, ``transform``, ``jitter``, ``seed``, ``pca_dim``, ``workers``).
+
+    The reported number is the KSG algorithm-1 estimate of ``I(X; Y)`` itself (not a bound; it can
+    be negative, and it is biased downwards at large MI), at most :meth:`ceiling`.
+    """
 
     name = "ksg"
     defaults = {
@@ -114,9 +136,14 @@ class KSGEstimator(Estimator):
         "workers": 1,  # threads for the k-d tree queries (-1: all cores)
     }
 
-    def ceiling(self, n_eval: int) -> float:
-        # finite-sample estimates of a deterministic relation stop near log N
-        return math.log(n_eval)
+    def ceiling(self, n_eval: int, dx: int | None = None, dy: int | None = None) -> float:
+        """``psi(N) - psi(k + 1)`` with the jitter on (rows in general position; reached by ``y = x``),
+        ``psi(N) + psi(k) - 2 psi(1)`` with ``jitter=0`` (ties allowed); see the module docstring.
+        The number of columns does not enter."""
+        k = self._settings["k"]
+        if self._settings["jitter"] > 0:
+            return float(digamma(n_eval) - digamma(k + 1))
+        return float(digamma(n_eval) + digamma(k) - 2.0 * digamma(1))
 
     def _validate_settings(self) -> None:
         s = self._settings

@@ -13,6 +13,19 @@ distribution: exact when the sample is the distribution.
 
 The histogram needs ``bins ** (dx + dy)`` cells to stay populated, so the estimator refuses more
 than ``max_dim`` columns per side: project first (``seleak.estimators.project`` or ``pca_dim=``).
+
+Ceiling (:meth:`PluginEstimator.ceiling`). With ``K_x``, ``K_y``, ``K_xy`` occupied cells,
+``H(X, Y) >= max(H(X), H(Y))`` and ``K_xy >= max(K_x, K_y)``, so the plug-in value is at most
+``min(H(X), H(Y)) <= log m`` and the Miller–Madow term
+``((K_x - 1) + (K_y - 1) - (K_xy - 1)) / (2N)`` is at most ``(m - 1) / (2N)``, ``m = min(K_x, K_y)``.
+Both grow with ``m``, which is at most ``M = min(C_x, C_y, N)``, ``C`` the cells a side can have:
+``bins ** d`` (each of ``d`` columns is cut into ``bins`` cells or kept when it has at most ``bins``
+values), or ``N`` with ``discrete="always"`` (a column's own values, as many as there are rows). So
+
+    I <= log M + (M - 1) / (2N)     (without the correction: log M),
+
+reached by ``y = x`` spread evenly over ``M`` cells (e.g. one continuous column, quantile bins,
+``N`` a multiple of ``bins``).
 """
 
 from __future__ import annotations
@@ -71,7 +84,12 @@ def entropy_from_labels(labels: np.ndarray, miller_madow: bool = False) -> float
 
 class PluginEstimator(Estimator):
     """Histogram plug-in estimator (settings: ``bins``, ``binning``, ``correction``, ``discrete``,
-    ``max_dim``, ``pca_dim``)."""
+    ``max_dim``, ``pca_dim``).
+
+    The reported number is the MI of the empirical joint distribution of the cells (plus the
+    Miller–Madow term when on): an estimate of the discretised variables' MI, not a bound of the
+    continuous one, at most :meth:`ceiling`.
+    """
 
     name = "plugin"
     defaults = {
@@ -84,9 +102,27 @@ class PluginEstimator(Estimator):
     }
     min_n = 2
 
-    def ceiling(self, n_eval: int) -> float:
-        # a histogram of N pairs cannot hold more than log N nats
-        return math.log(n_eval)
+    def ceiling(self, n_eval: int, dx: int | None = None, dy: int | None = None) -> float:
+        """``log M + (M - 1) / (2N)`` (Miller–Madow) or ``log M`` (no correction), with
+        ``M = min(cells_x, cells_y, N)`` (see the module docstring). A side's number of columns is
+        ``dx``/``dy`` when given, never more than ``pca_dim`` (when set) nor ``max_dim`` (more is
+        refused)."""
+        n = int(n_eval)
+        cells = [self._cells(d, n) for d in (dx, dy)]
+        m = min(cells[0], cells[1], n)
+        top = math.log(m)
+        if self._settings["correction"] == "miller-madow":
+            top += (m - 1) / (2.0 * n)
+        return top
+
+    def _cells(self, d: int | None, n: int) -> int:
+        """The most cells one side of ``d`` columns (``None``: unknown) can occupy, capped at ``n``."""
+        s = self._settings
+        if s["discrete"] == "always":
+            return n  # every distinct value is its own cell
+        limit = min(s["max_dim"], s["pca_dim"]) if s["pca_dim"] is not None else s["max_dim"]
+        cols = limit if d is None else min(int(d), limit)
+        return min(s["bins"] ** cols, n)
 
     def _validate_settings(self) -> None:
         s = self._settings

@@ -21,6 +21,12 @@ checkpoint choice) and a held-out *test* part (``val_fraction``). The critic is 
 random mini-batches of the training part; the reported estimate is the bound evaluated with the
 chosen critic on the test pairs, in chunks of ``eval_batch_size`` pairs (default ``batch_size``, so
 the bound is the same functional as in training — InfoNCE's ceiling stays ``log batch_size``).
+The test part is a whole number of chunks (``val_fraction`` of the pairs rounded to the nearest
+multiple of ``eval_batch_size``; one shorter chunk, flagged, when the data are too few for a full
+one), so every held-out pair is evaluated and ``n_eval`` is their number. ``details["chunk_values"]``
+holds the bound on each chunk and ``details["chunk_infonce"]`` the InfoNCE bound of the same critic
+on the same chunks (a lower bound of ``I(X; Y)`` in expectation for any critic; ``is_bound`` says
+whether the reported value itself is one: ``infonce`` and ``nwj``).
 Inputs are standardised with the training part's mean and standard deviation.
 
 Cheap, valid permutation tests. Because the critic never saw the test pairs (not even for early

@@ -22,10 +22,15 @@ from ..base import (
     int_setting,
 )
 from .bounds import bound_value, mine_objective, smile_objective
-from .evaluation import evaluate_bound, permutation_nulls
+from .evaluation import held_out_chunks, permutation_nulls
 from .training import Split, TrainedCritics, split_pairs, train_critics
 
 __all__ = ["NeuralEstimator", "MINE", "NWJ", "InfoNCE", "SMILE"]
+
+
+def _infonce(s: Tensor) -> Tensor:
+    """InfoNCE on scores (..., B, B): a lower bound of ``I(X; Y)`` in expectation for any critic."""
+    return bound_value("infonce", s)
 
 
 class NeuralEstimator(Estimator):
@@ -33,6 +38,15 @@ class NeuralEstimator(Estimator):
 
     A subclass sets ``name``, which also selects the bound (:func:`~.bounds.bound_value`), and
     overrides ``_objective`` when it trains on something other than the bound it reports.
+
+    What a result holds: ``nats`` is the mean of the reported bound over the held-out chunks of
+    ``eval_batch_size`` pairs, ``n_eval`` the number of held-out pairs (all of them are evaluated), and
+    ``details`` adds ``chunk_size``, ``chunk_values`` (float64, the reported bound on each chunk: their
+    mean is ``nats``) and ``chunk_infonce`` (float64, the InfoNCE bound of the same critic on the same
+    chunks: each at most ``log chunk_size``, and in expectation at most ``I(X; Y)`` whatever the
+    critic). The chunks are i.i.d. given the critic, so a t bound over ``chunk_infonce`` is a one-sided
+    lower confidence bound of ``I(X; Y)``, and the spread of ``chunk_values`` the sampling error of
+    ``nats`` given the critic.
     """
 
     fixed_critic_null = True
@@ -133,7 +147,8 @@ class NeuralEstimator(Estimator):
                 splits, seeds, self._settings, self._objective, self._value, self._eval_batch, device, self.name
             )
             test_x, test_y = zip(*(sp.pairs(sp.test) for sp in splits))
-            values = evaluate_bound(run.critic, self._value, test_x, test_y, self._eval_batch, device)
+            # per problem (2, chunks): the reported bound and InfoNCE, same critic, same chunks
+            chunks = held_out_chunks(run.critic, (self._value, _infonce), test_x, test_y, self._eval_batch, device)
             nulls: list[np.ndarray | None] = [None] * len(splits)
             if n_permutations:
                 null_vals = permutation_nulls(
@@ -144,7 +159,7 @@ class NeuralEstimator(Estimator):
                 nulls = list(null_vals)
         elapsed = (time.perf_counter() - t0) / len(splits)
         return [
-            self._result(p, xa.shape[0], splits[p], run, values[p], nulls[p], seeds[p], elapsed)
+            self._result(p, xa.shape[0], splits[p], run, chunks[p], nulls[p], seeds[p], elapsed)
             for p, (xa, _) in enumerate(data)
         ]
 
@@ -181,6 +196,7 @@ class NeuralEstimator(Estimator):
             monitor_fraction=s["monitor_fraction"],
             early_stopping=s["early_stopping"],
             name=self.name,
+            chunk=self._eval_batch,
         )
 
     def _result(
@@ -189,12 +205,14 @@ class NeuralEstimator(Estimator):
         n: int,
         split: Split,
         run: TrainedCritics,
-        value: float,
+        chunks: np.ndarray,
         null: np.ndarray | None,
         seed: int,
         elapsed: float,
     ) -> MIEstimate:
-        """Problem ``p``'s estimate, reported as if it had been trained alone."""
+        """Problem ``p``'s estimate, reported as if it had been trained alone; ``chunks`` (2, c) holds
+        the reported bound and InfoNCE on each held-out chunk."""
+        value = float(np.mean(chunks[0]))
         if not np.isfinite(value):
             raise EstimatorDivergedError(f"{self.name}: problem {p} gave a non-finite held-out bound")
         progress, n_te, eb = run.progress[p], split.test.size, self._eval_batch
@@ -211,7 +229,7 @@ class NeuralEstimator(Estimator):
             settings=settings,
             n=n,
             wall_time_s=elapsed,
-            n_eval=(n_te // min(eb, n_te)) * min(eb, n_te),
+            n_eval=int(n_te),  # the test split is whole chunks (or one short chunk): every pair counts
             curve=run.curve(p),
             flags=tuple(flags),
             null=null,
@@ -219,6 +237,9 @@ class NeuralEstimator(Estimator):
                 n_train=int(split.train.size),
                 n_monitor=int(split.monitor.size),
                 n_test=int(n_te),
+                chunk_size=int(min(eb, n_te)),
+                chunk_values=np.array(chunks[0], dtype=np.float64),
+                chunk_infonce=np.array(chunks[1], dtype=np.float64),
                 best_step=progress.best_step,
                 steps_run=run.steps_run(p),
                 batched_with=len(run.progress),
@@ -227,23 +248,41 @@ class NeuralEstimator(Estimator):
 
 
 class InfoNCE(NeuralEstimator):
-    """InfoNCE / CPC bound; never above ``log(eval_batch_size)``."""
+    """InfoNCE / CPC bound; never above ``log(eval_batch_size)``.
+
+    The reported number is the mean over held-out chunks of ``B`` pairs of
+    ``1/B sum_i [T(x_i, y_i) - log 1/B sum_j e^{T(x_i, y_j)}]``: each chunk value is an unbiased
+    estimate of a variational lower bound of ``I(X; Y)`` (for any fixed critic), and at most ``log B``.
+    """
 
     name = "infonce"
+    is_bound = True
 
-    def ceiling(self, n_eval: int) -> float:
-        # each held-out chunk of B pairs contributes at most log B
-        return math.log(self._eval_batch)
+    def ceiling(self, n_eval: int, dx: int | None = None, dy: int | None = None) -> float:
+        # each held-out chunk of B pairs contributes at most log B (a split shorter than B is one
+        # chunk of n_eval pairs: at most log n_eval)
+        return math.log(min(self._eval_batch, n_eval))
 
 
 class NWJ(NeuralEstimator):
-    """NWJ (f-divergence / "f-GAN KL") bound."""
+    """NWJ (f-divergence / "f-GAN KL") bound.
+
+    The reported number is the mean over held-out chunks of ``E_P[T] - e^{-1} E_Q[e^T]`` with both
+    expectations replaced by chunk means (positives on the diagonal, negatives off it): an unbiased
+    estimate of a variational lower bound of ``I(X; Y)`` for the fixed critic. No finite ceiling.
+    """
 
     name = "nwj"
+    is_bound = True
 
 
 class MINE(NeuralEstimator):
-    """Donsker–Varadhan bound with MINE's moving-average gradient correction (setting ``ema``)."""
+    """Donsker–Varadhan bound with MINE's moving-average gradient correction (setting ``ema``).
+
+    The reported number is the mean over held-out chunks of ``E_P[T] - log E_Q[e^T]`` with chunk
+    means: the log of a sample mean is biased upwards (Jensen), so on finite chunks it is *not* a
+    lower bound of ``I(X; Y)`` (``is_bound`` is False); ``details["chunk_infonce"]`` is one.
+    """
 
     name = "mine"
     defaults = {**NeuralEstimator.defaults, "ema": 0.01}
@@ -259,7 +298,12 @@ class MINE(NeuralEstimator):
 
 
 class SMILE(NeuralEstimator):
-    """SMILE: trained on the JS objective, reported as DV with negatives clipped to ``[-clip, clip]``."""
+    """SMILE: trained on the JS objective, reported as DV with negatives clipped to ``[-clip, clip]``.
+
+    The reported number is the mean over held-out chunks of the clipped DV value: clipping trades
+    variance for a bias of either sign, so it is *not* a lower bound of ``I(X; Y)`` (``is_bound`` is
+    False); ``details["chunk_infonce"]`` is one.
+    """
 
     name = "smile"
     defaults = {**NeuralEstimator.defaults, "clip": 5.0}

@@ -22,6 +22,7 @@ from .evaluation import BoundFn, evaluate_bound
 __all__ = [
     "Split",
     "split_pairs",
+    "held_out_size",
     "CriticProgress",
     "EarlyStopping",
     "TrainedCritics",
@@ -51,6 +52,26 @@ class Split:
         return self.x[rows], self.y[rows]
 
 
+def held_out_size(n: int, val_fraction: float, chunk: int | None = None) -> int:
+    """Held-out pairs out of ``n`` for ``val_fraction``, evaluated in chunks of ``chunk`` pairs.
+
+    Without ``chunk``: ``round(val_fraction * n)`` (at least 2). With it, a whole number of chunks,
+    so that no held-out pair goes unevaluated: ``val_fraction * n`` rounded to the nearest multiple
+    of ``chunk`` (halves up), at least one chunk (the pairs this moves go to or come from training),
+    and at most as many chunks as leave ``min(chunk, n - round(val_fraction * n))`` pairs outside the
+    test split (one batch for training, or what ``val_fraction`` would leave if that is less). When
+    not even one chunk fits (``n`` below about ``2 * chunk``) the test split stays
+    ``round(val_fraction * n)`` pairs, fewer than ``chunk``, evaluated as one chunk.
+    """
+    plain = max(2, int(round(val_fraction * n)))
+    if chunk is None:
+        return plain
+    nearest = max(1, math.floor(val_fraction * n / chunk + 0.5))
+    fits = (n - min(chunk, n - plain)) // chunk
+    k = min(nearest, fits)
+    return k * chunk if k >= 1 else plain
+
+
 def split_pairs(
     x: np.ndarray,
     y: np.ndarray,
@@ -60,13 +81,30 @@ def split_pairs(
     monitor_fraction: float,
     early_stopping: bool,
     name: str,
+    chunk: int | None = None,
 ) -> Split:
-    """Split ``(x, y)`` once (seeded) into train / monitor / test parts and standardise both sides."""
+    """Split ``(x, y)`` once (seeded) into train / monitor / test parts and standardise both sides.
+
+    The test part has :func:`held_out_size` pairs (a multiple of ``chunk`` when given and it fits),
+    or fewer whole chunks when that would leave fewer than two training pairs.
+    """
     # exact power-of-two scaling first: a variance of data near 1e300 overflows (and one near 1e-300
     # underflows), which would standardise every input to 0 or NaN
     x, y = rescale_columns(x), rescale_columns(y)
     perm = np.random.default_rng(seed).permutation(x.shape[0])
-    n_test = max(2, int(round(val_fraction * x.shape[0])))
+    n = x.shape[0]
+
+    def n_train(n_test: int) -> int:
+        rest = n - n_test
+        return rest - (max(2, int(round(monitor_fraction * rest))) if early_stopping else 0)
+
+    n_test = held_out_size(n, val_fraction, chunk)
+    if chunk is not None and n_train(n_test) < 2:
+        # tiny data: fewer whole chunks, or the plain split as one short chunk, whichever still
+        # leaves two training pairs (never a failure where the plain split would have worked)
+        plain = held_out_size(n, val_fraction)
+        smaller = [k * chunk for k in range(n_test // chunk - 1, 0, -1)] + ([plain] if plain < chunk else [])
+        n_test = next((t for t in smaller if n_train(t) >= 2), n_test)
     rest = perm[n_test:]
     n_mon = max(2, int(round(monitor_fraction * rest.size))) if early_stopping else 0
     train = rest[n_mon:]
