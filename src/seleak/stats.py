@@ -12,8 +12,14 @@
 * :func:`seed_interval` — for the neural ones: the spread over training seeds (split,
   initialisation, mini-batches), all seeds trained together in one batched model.
 * :func:`interval` picks the right one; :func:`verdict` turns ``p`` (and an interval) into
-  ``"leaks"`` / ``"no evidence of leakage"`` at a stated level; :func:`holm` adjusts a family of
-  p-values (one per scheme or k of a study).
+  ``"leaks"`` / ``"no evidence of leakage"`` at a stated level.
+* :func:`adjust_p_values` adjusts a family of p-values (one per scheme or k of a study): Holm
+  (family-wise error) or Benjamini–Hochberg (false discovery rate); :func:`holm` is the Holm one;
+  :func:`min_permutations` says how many permutations a family needs before anything can be
+  significant after Holm.
+* :func:`lower_confidence_bound` — one-sided t lower bound of the mean of i.i.d. values (e.g. the
+  held-out chunk bounds of a critic); :func:`clopper_pearson` — exact interval of a binomial
+  proportion (e.g. the measured coverage of an interval).
 * :func:`spearman_bootstrap` / :func:`rank_correlations` — Spearman's rank correlation between two
   measures over a few settings (e.g. an MI estimate and an attack's success per scheme), with a
   percentile bootstrap interval over the settings.
@@ -51,7 +57,12 @@ __all__ = [
     "interval",
     "bootstrap_min_rows",
     "verdict",
+    "adjust_p_values",
+    "P_ADJUST_METHODS",
     "holm",
+    "min_permutations",
+    "lower_confidence_bound",
+    "clopper_pearson",
     "RankCorrelation",
     "spearman_bootstrap",
     "rank_correlations",
@@ -208,8 +219,14 @@ def bootstrap_interval(
     delete-d jackknife factor (Shao & Wu 1989): half-samples drawn *without* replacement vary about
     the full sample by ``sigma^2 (N - m) / (m N)``, not ``sigma^2 / m``, so Politis–Romano's
     ``sqrt(m / N)`` (right when ``m << N``) would make the interval ``sqrt(2)`` too narrow at
-    ``m = N/2`` (80 % coverage for a nominal 95 % on Gaussian data, measured; 93 % with this
-    factor). A variance interval: it does not correct bias.
+    ``m = N/2``. Measured coverage of the nominal 95 % at ``N = 1000`` on correlated Gaussians
+    (``benchmarks/bench_interval_coverage.py``): Gaussian estimator, 1 + 1 dimensions, 0.5 nat, 0.945
+    over 6 000 repetitions with this factor against 0.825 with ``sqrt(m / N)``; 0.94 - 0.955 up to
+    4 + 4 dimensions and 1 nat; KSG (k = 3) at 0.5 nat 0.96 (1 + 1) and 0.955 (2 + 2).
+    A variance interval: it does not correct bias (centring it on the delete-d jackknife's
+    bias-corrected ``2 * full - mean(subsamples)`` instead was measured to cost KSG 6 - 7 points
+    of coverage, 0.89 - 0.90, for no gain on the Gaussian estimator: the extra variance of that
+    correction outweighs the small bias it removes).
     ``"auto"`` (default): ``subsample`` — with-replacement resamples duplicate rows, which inflates
     MI estimates (zero-distance neighbours for KSG, fewer occupied cells for the histogram), so a
     percentile interval can even miss the estimate.
@@ -402,17 +419,126 @@ def verdict(
     return Verdict(label, leaks, alpha, float(p_value), text)
 
 
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjustment of a family of p-values (controls the family-wise error)."""
-    p = np.asarray(p_values, dtype=np.float64)
-    if p.ndim != 1 or ((p <= 0) | (p > 1)).any():
-        raise ValueError("p_values must be a 1-D sequence of values in (0, 1]")
-    order = np.argsort(p)
-    m = p.size
-    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
+P_ADJUST_METHODS = ("holm", "bh")
+
+
+def adjust_p_values(p_values: Sequence[float], method: str = "holm") -> np.ndarray:
+    """Adjusted p-values of a family of tests: reject test ``i`` at level ``alpha`` when
+    ``adjusted[i] <= alpha``.
+
+    ``method="holm"`` — Holm's step-down (1979): with the ``n`` p-values sorted,
+    ``p_(1) <= ... <= p_(n)``, ``adjusted_(i) = max_{j <= i} min(1, (n - j + 1) p_(j))``. Controls the
+    **family-wise error rate** (the probability of even one false "leaks" in the family) at ``alpha``
+    under any dependence between the tests. Use it when every claim must hold on its own — "scheme
+    A leaks", "scheme B leaks" each stated as a finding — and the family is small (a few schemes or
+    settings). Uniformly more powerful than Bonferroni (``n p``), never less.
+
+    ``method="bh"`` — Benjamini–Hochberg's step-up (1995):
+    ``adjusted_(i) = min_{j >= i} min(1, n p_(j) / j)``. Controls the **false discovery rate** (the
+    expected fraction of false ones among the rejected) at ``alpha``, for independent or positively
+    dependent tests (Benjamini & Yekutieli 2001; tests sharing the same data through permutations are
+    usually taken as such). Use it to screen a larger family (many keys, layers or settings) where a
+    few false positives among many true ones are acceptable; it rejects more than Holm.
+
+    NaN entries (tests that were not run) are left NaN and are not counted in the family: ``n`` is
+    the number of non-NaN values. Every other value must lie in ``(0, 1]`` (a permutation p-value is
+    never 0), else ``ValueError`` naming it. Ties keep their order; the result has the input's order.
+    """
+    if method not in P_ADJUST_METHODS:
+        raise ValueError(f"method must be one of {P_ADJUST_METHODS}, got {method!r}")
+    p = np.array(p_values, dtype=np.float64)
+    if p.ndim != 1:
+        raise ValueError(f"p_values must be a 1-D sequence, got an array of shape {p.shape}")
+    known = ~np.isnan(p)
+    bad = known & ~((p > 0) & (p <= 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"p_values must lie in (0, 1] (or be NaN for a test not run); p_values[{i}] = {float(p[i])!r}")
+    out = np.full(p.shape, np.nan)
+    idx = np.flatnonzero(known)
+    n = idx.size
+    if n == 0:
+        return out
+    order = idx[np.argsort(p[idx], kind="stable")]
+    ps = p[order]
+    if method == "holm":
+        adj = np.maximum.accumulate((n - np.arange(n)) * ps)
+    else:
+        adj = np.minimum.accumulate((n * ps / np.arange(1, n + 1))[::-1])[::-1]
     out[order] = np.minimum(adj, 1.0)
     return out
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (controls the family-wise error):
+    ``adjust_p_values(p_values, "holm")``."""
+    return adjust_p_values(p_values, "holm")
+
+
+def min_permutations(family_size: int, alpha: float = 0.05) -> int:
+    """The fewest permutations ``m`` for which a Holm-adjusted permutation p-value can reach ``alpha``
+    in a family of ``family_size`` tests.
+
+    The smallest permutation p-value is ``1 / (m + 1)`` (:func:`permutation_p_value`), and Holm
+    multiplies the smallest p of the family by ``family_size``, so nothing can be significant unless
+    ``family_size / (m + 1) <= alpha``: this returns the smallest such ``m`` (at least 1), compared
+    exactly as :func:`adjust_p_values` and :func:`significant` compute it, e.g. 19 for one test at
+    0.05, 99 for five. It is a floor, not a recommendation: at that ``m`` only a test whose observed
+    value beats *every* permuted one survives; a few times more gives power.
+    """
+    if not is_int(family_size) or family_size < 1:
+        raise ValueError(f"family_size must be an int >= 1, got {family_size!r}")
+    alpha = _check_level(alpha)
+
+    def reaches(m: int) -> bool:  # the smallest Holm-adjusted p, as computed, is <= alpha
+        return significant(min(family_size * (1 / (m + 1)), 1.0), alpha)
+
+    m = max(1, math.ceil(family_size / alpha) - 1)
+    while m > 1 and reaches(m - 1):
+        m -= 1
+    while not reaches(m):
+        m += 1
+    return m
+
+
+def lower_confidence_bound(values: Any, level: float = 0.95) -> float:
+    """One-sided lower confidence bound of the mean of ``m`` i.i.d. ``values``:
+    ``mean - t_{level, m-1} s / sqrt(m)`` (``s`` the sample standard deviation, ``t_{level, m-1}`` the
+    ``level`` quantile of Student's t with ``m - 1`` degrees of freedom).
+
+    Exact for normal values; for skewed ones the t bound is conservative when the values have a
+    long *upper* tail and liberal when they have a long *lower* tail (measured at ``m = 10``, level
+    0.95: 0.986 coverage for exponential values, 0.867 for negated exponential ones). Meant for a few
+    independent values of one quantity, e.g. a critic's bound on disjoint held-out chunks: values
+    that share data (overlapping chunks, seeds on the same split) are not independent and make the
+    bound too high. ``ValueError`` for fewer than 2 values or a non-finite one.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    level = _check_level(level)
+    if v.size < 2:
+        raise ValueError(f"lower_confidence_bound needs at least 2 values, got {v.size}")
+    if not np.isfinite(v).all():
+        i = int(np.flatnonzero(~np.isfinite(v))[0])
+        raise ValueError(f"values must be finite; value {i} is {float(v[i])!r}")
+    m = v.size
+    return float(v.mean() - _sps.t.ppf(level, m - 1) * v.std(ddof=1) / math.sqrt(m))
+
+
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper–Pearson (exact, central) interval of a binomial proportion: ``successes`` of ``trials``.
+
+    ``[B(a/2; k, n - k + 1), B(1 - a/2; k + 1, n - k)]`` with ``B(q; a, b)`` the beta quantile and
+    ``a = 1 - level``; the low end is 0 when ``k = 0`` and the high end 1 when ``k = n``. Its coverage
+    is at least ``level`` for every true proportion.
+    """
+    trials = _check_count("trials", trials, 1)
+    if not is_int(successes) or not 0 <= successes <= trials:
+        raise ValueError(f"successes must be an int in [0, trials = {trials}], got {successes!r}")
+    a = 1 - _check_level(level)
+    k, n = int(successes), trials
+    low = 0.0 if k == 0 else float(_sps.beta.ppf(a / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(_sps.beta.ppf(1 - a / 2, k + 1, n - k))
+    return low, high
 
 
 @dataclass(frozen=True)
