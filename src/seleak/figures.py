@@ -28,46 +28,53 @@ def colour(estimator: str) -> str:
     return COLOURS.get(estimator, "#333333")
 
 
+def _significant(d: pd.DataFrame, alpha: float) -> pd.Series:
+    """The study's verdict (``significant``, from the adjusted p-value) when the table has it, else
+    ``p_value <= alpha`` (the rule of :func:`seleak.stats.significant`)."""
+    if "significant" in d:
+        return d["significant"].astype(bool)
+    return d["p_value"] <= alpha
+
+
 def mi_vs_k(
     ax,
     summary: pd.DataFrame,
     estimators: Sequence[str] | None = None,
     *,
     family: str = "msb",
-    alpha: float = 0.01,
+    alpha: float = 0.05,
     show_bound: bool = True,
     title: str | None = None,
 ):
     """MI (nats) against the number k of encrypted planes, one line per estimator.
 
-    The band is each point's interval; a filled marker is significant at ``alpha`` (permutation test),
-    a hollow one is not. k = 0 (nothing encrypted, f(X) = f(SE(X))) has infinite MI: an estimator that
-    returns +inf there is drawn as an arrow at the top. Dashed lines are the estimators' ceilings
-    (log N for KSG and the plug-in, log batch for InfoNCE) when they fall inside the plot.
+    The band is each point's interval; a filled marker is significant (the study's adjusted verdict), a
+    hollow one is not; a triangle marks a saturated estimate (a floor, not a value). k = 0 (nothing
+    encrypted) carries the exact value ``H(f(X))`` of the sample. Dashed lines are the estimators'
+    ceilings when they fall inside the plot.
     """
     data = summary[summary["family"] == family]
     estimators = list(estimators) if estimators is not None else sorted(data["estimator"].unique())
-    finite_top = 0.0
+    top_seen = 0.0
     for est in estimators:
         d = data[data["estimator"] == est].sort_values("k")
         if d.empty:
             continue
         c = colour(str(d["estimator_name"].iloc[0]) if "estimator_name" in d else est)
-        fin = d[np.isfinite(d["mi_nats"])]
-        ax.fill_between(fin["k"], fin["ci_low"], fin["ci_high"], color=c, alpha=0.15, lw=0)
-        ax.plot(fin["k"], fin["mi_nats"], "-", color=c, label=est)
-        sig = fin["p_value"] <= alpha  # the rule of seleak.stats.significant
-        ax.plot(fin["k"][sig], fin["mi_nats"][sig], "o", color=c)
-        ax.plot(fin["k"][~sig], fin["mi_nats"][~sig], "o", mfc="white", color=c)
-        finite_top = max(finite_top, float(fin["ci_high"].max()) if len(fin) else 0.0)
-        inf = d[~np.isfinite(d["mi_nats"])]
-        for k in inf["k"]:
-            ax.annotate("∞", (k, 1.0), xycoords=("data", "axes fraction"), ha="center", va="top", color=c)
-    top = finite_top * 1.1 if finite_top > 0 else 1.0
+        has_ci = d["ci_low"].notna()
+        ax.fill_between(d["k"][has_ci], d["ci_low"][has_ci], d["ci_high"][has_ci], color=c, alpha=0.15, lw=0)
+        ax.plot(d["k"], d["mi_nats"], "-", color=c, label=est)
+        sig = _significant(d, alpha)
+        sat = d["saturated"].astype(bool) if "saturated" in d else pd.Series(False, index=d.index)
+        ax.plot(d["k"][sig & ~sat], d["mi_nats"][sig & ~sat], "o", color=c)
+        ax.plot(d["k"][~sig & ~sat], d["mi_nats"][~sig & ~sat], "o", mfc="white", color=c)
+        ax.plot(d["k"][sat], d["mi_nats"][sat], "^", color=c, ms=8)
+        top_seen = max(top_seen, float(np.nanmax(d[["mi_nats", "ci_high"]].to_numpy(dtype=float))))
+    top = top_seen * 1.1 if top_seen > 0 else 1.0
     if show_bound:
-        for est in estimators:
-            d = data[data["estimator"] == est]
-            b = d["bound_nats"].replace(np.inf, np.nan).dropna()
+        col = "ceiling_nats" if "ceiling_nats" in data else None
+        for est in estimators if col else []:
+            b = data[data["estimator"] == est][col].dropna()
             if len(b) and float(b.iloc[0]) < top:
                 ax.axhline(float(b.iloc[0]), ls="--", lw=0.8, color=colour(est))
     ax.axhline(0, color="black", lw=0.5)
@@ -80,24 +87,70 @@ def mi_vs_k(
     return ax
 
 
+def sandwich_plot(ax, summary: pd.DataFrame, estimator: str, *, family: str = "msb", title: str | None = None):
+    """The sandwich against k for one estimator: the certified lower bound (filled), the estimate with
+    its interval, and the image-level upper bound of the data set (line), on a log-free nats axis."""
+    d = summary[(summary["family"] == family) & (summary["estimator"] == estimator)].sort_values("k")
+    c = colour(str(d["estimator_name"].iloc[0]) if len(d) else estimator)
+    ax.fill_between(d["k"], 0, d["lower_bound_nats"].fillna(0), color=c, alpha=0.3, lw=0, label="certified (95 % lower bound)")
+    has_ci = d["ci_low"].notna()
+    ax.errorbar(
+        d["k"][has_ci],
+        d["mi_nats"][has_ci],
+        yerr=[(d["mi_nats"] - d["ci_low"])[has_ci].clip(lower=0), (d["ci_high"] - d["mi_nats"])[has_ci].clip(lower=0)],
+        fmt="o",
+        color=c,
+        capsize=3,
+        label=f"{estimator} estimate, 95 % interval",
+    )
+    ax.plot(d["k"], d["upper_bound_nats"], "k--", lw=1, label="image-level I(X; SE(X)), upper bound")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_xlabel(f"k ({family.upper()} planes encrypted)")
+    ax.set_ylabel("nats")
+    ax.set_xticks(sorted(d["k"].dropna().unique()))
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def sample_size_plot(ax, curve: pd.DataFrame, scheme: str, *, title: str | None = None):
+    """Estimate (with interval) and certified lower bound of each estimator against N for one scheme."""
+    d = curve[curve["scheme"] == scheme]
+    for est, e in d.groupby("estimator", sort=True):
+        e = e.sort_values("n")
+        c = colour(est)
+        ax.fill_between(e["n"], e["ci_low"], e["ci_high"], color=c, alpha=0.15, lw=0)
+        ax.plot(e["n"], e["mi_nats"], "o-", color=c, label=f"{est} estimate")
+        ax.plot(e["n"], e["lower_bound_nats"], "v:", color=c, label=f"{est} lower bound")
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(d["n"].unique()))
+    ax.set_xticklabels([str(int(v)) for v in sorted(d["n"].unique())])
+    ax.set_xlabel("N (images)")
+    ax.set_ylabel("nats")
+    ax.set_title(title or scheme)
+    ax.legend(fontsize="x-small")
+    return ax
+
+
 def interval_bars(
     ax,
     summary: pd.DataFrame,
     estimator: str,
     schemes: Sequence[str],
     *,
-    alpha: float = 0.01,
+    alpha: float = 0.05,
     labels: Sequence[str] | None = None,
     title: str | None = None,
 ):
     """Horizontal bars of one estimator's MI for a list of schemes, with intervals and significance."""
     d = summary[summary["estimator"] == estimator].set_index("scheme").reindex(list(schemes))
     y = np.arange(len(schemes))
-    vals = d["mi_nats"].replace(np.inf, np.nan).to_numpy(dtype=float)
+    vals = d["mi_nats"].to_numpy(dtype=float)
     lo = vals - d["ci_low"].to_numpy(dtype=float)
     hi = d["ci_high"].to_numpy(dtype=float) - vals
     c = colour(estimator)
-    sig = (d["p_value"] <= alpha).to_numpy()
+    sig = _significant(d, alpha).to_numpy()
     ax.barh(
         y,
         vals,

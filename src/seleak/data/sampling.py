@@ -8,6 +8,14 @@ from seleak._validation import check_int
 
 #: Fraction of each class held out as ``split="test"`` in the offline data sets.
 TEST_FRACTION = 0.2
+#: Data sets that hold out more: the study measures 1 000 digits the shipped CNN never saw, so the
+#: digits keep 60 % (1 078 images) for testing and train on the other 719 (held-out accuracy ~0.98).
+TEST_FRACTIONS = {"digits": 0.6}
+
+
+def test_fraction(name: str) -> float:
+    """The held-out fraction of offline data set ``name``."""
+    return TEST_FRACTIONS.get(name, TEST_FRACTION)
 #: Seed of the fixed offline train/test split (deliberately not the user's ``seed``).
 SPLIT_SEED = 20250808
 
@@ -36,10 +44,10 @@ def subsample_indices(n_total: int, n: int, seed: int, labels: np.ndarray | None
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
-def fixed_split(labels: np.ndarray, split: str) -> np.ndarray:
+def fixed_split(labels: np.ndarray, split: str, fraction: float = TEST_FRACTION) -> np.ndarray:
     """Indices of a fixed stratified train/test split (independent of the user's seed).
 
-    ``split``: ``"test"`` (:data:`TEST_FRACTION` of each class, drawn with :data:`SPLIT_SEED`),
+    ``split``: ``"test"`` (``fraction`` of each class, drawn with :data:`SPLIT_SEED`),
     ``"train"`` (the rest) or ``"all"``. The offline data sets have no official split; this one never
     changes, so a model trained on ``"train"`` never sees ``"test"``.
     """
@@ -49,7 +57,7 @@ def fixed_split(labels: np.ndarray, split: str) -> np.ndarray:
     test = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
-        n_test = int(round(TEST_FRACTION * idx.size))
+        n_test = int(round(fraction * idx.size))
         test.append(rng.permutation(idx)[:n_test])
     mask = np.zeros(labels.shape[0], dtype=bool)
     mask[np.concatenate(test)] = True
