@@ -34,7 +34,8 @@ def test_the_pipeline_is_the_test_and_interval_it_names(pair):
     assert (r.ci_low, r.ci_high) == (iv.low, iv.high)
     assert r.bits == pytest.approx(r.nats / math.log(2))
     assert "7+7 columns, 6+6 informative, PCA per side to 3+3" == r.representation
-    assert r.settings["pca_dim"] == 3 and r.permutations == 49 and r.n == 400
+    assert r.settings["projection"] == "pca" and r.settings["dim"] == 3
+    assert r.permutations == 49 and r.n == 400 and r.n_eval == 400 and not r.degenerate
 
 
 def test_a_name_with_settings_and_an_instance_give_the_same_result(pair):
@@ -62,7 +63,11 @@ def test_a_neural_estimator_gets_its_seed_interval_from_one_training():
     r = measure_leakage(
         x, y, "infonce", {"steps": 40, "hidden": (16,), "batch_size": 32}, permutations=19, neural_seeds=3, seed=5
     )
-    assert r.interval == "seeds" and r.ci_low <= r.ci_high and r.settings["seed"] == 5
+    # the interval is the sampling error of the held-out evaluation; the seeds' spread is reported apart
+    assert r.interval == "held-out" and r.ci_low <= r.nats <= r.ci_high and r.settings["seed"] == 5
+    assert math.isfinite(r.seed_sd) and r.seed_sd >= 0 and r.is_bound
+    # the lower bound is a one-sided bound of the held-out InfoNCE mean, clipped at 0
+    assert 0 <= r.lower_bound and "held-out batches" in r.lower_bound_method
     # InfoNCE's held-out value cannot exceed log of its evaluation batch
     assert r.ceiling == pytest.approx(math.log(32)) and r.nats <= r.ceiling + 1e-9
 
@@ -78,14 +83,15 @@ def test_the_ceilings_the_estimators_declare():
 
 
 def test_an_estimate_at_its_ceiling_is_flagged_saturated():
-    # identical sides (in general position after the jitter): the neighbour counts are k - 1 and k,
-    # so with k = 1 the estimate is exactly psi(N) - psi(2) = 5.57 nats at N = 400: KSG's ceiling, a
-    # floor, not a measurement
+    # one side an affine copy of the other (KSG standardises the columns, so the neighbour structure is
+    # that of identical sides): the neighbour counts are k - 1 and k, so with k = 1 the estimate is
+    # exactly psi(N) - psi(2) = 5.57 nats at N = 400: KSG's ceiling, a floor, not a measurement.
+    # (Exactly identical sides take the degenerate path instead: see the next test.)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((400, 2))
-    r = measure_leakage(x, x.copy(), "ksg", {"k": 1}, permutations=9, n_boot=0, seed=0)
+    r = measure_leakage(x, 2 * x + 1, "ksg", {"k": 1}, permutations=9, n_boot=0, seed=0)
     assert r.saturated and r.ceiling == pytest.approx(digamma(400) - digamma(2))
-    assert abs(r.nats - r.ceiling) < 1e-9
+    assert abs(r.nats - r.ceiling) < 1e-9 and r.shown().startswith(">= ")
     weak = measure_leakage(*correlated_gaussian(400, 2, 0.5, seed=1)[:2], "ksg", permutations=9, n_boot=0)
     assert not weak.saturated
 
@@ -94,3 +100,19 @@ def test_unpaired_embeddings_are_refused(pair):
     zx, zy = pair
     with pytest.raises(ValueError, match="paired by row"):
         measure_leakage(zx, zy[:-1], "gaussian")
+
+
+def test_identical_embeddings_give_the_exact_entropy_tested_and_bounded_never_inf():
+    # nothing encrypted: f(SE(X)) = f(X), so I = H(f(X)) for X uniform over the rows, exactly. 200 rows
+    # holding 100 distinct embeddings twice each: H = log 100 (not inf, not log 200)
+    rng = np.random.default_rng(5)
+    z = np.repeat(rng.standard_normal((100, 8)), 2, axis=0)
+    r = measure_leakage(z, z.copy(), "gaussian", permutations=99, n_boot=50, seed=1)
+    assert r.degenerate and r.interval == "exact" and not r.saturated
+    assert r.nats == pytest.approx(math.log(100)) and r.ci_low == r.ci_high == r.nats
+    # the test is a real test: a permutation matches all 200 rows with probability 2**100 / 200! ~ 0,
+    # so none of the 99 reaches the observed count and p is its smallest value
+    assert r.p_value == pytest.approx(1 / 100)
+    # the identity critic certifies log B minus the duplicates' share, below the exact value
+    assert 0 < r.lower_bound <= r.nats and math.isfinite(r.ceiling)
+    assert "degenerate" in r.flags[0]

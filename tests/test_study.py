@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 import pytest
 
 from seleak import study
+from seleak.stats import adjust_p_values
 from seleak.study import (
     StudyConfigError,
     cell,  # the estimation is patched where compute_cell looks it up
@@ -42,7 +45,7 @@ def _stable(table: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"colour": 1}, r"unknown key\(s\) \['colour'\]; valid keys: alpha, blocks"),
+        ({"colour": 1}, r"unknown key\(s\) \['colour'\]; valid keys: adjust, alpha, blocks"),
         ({"schemes": ["msb:9"]}, r"bad scheme 'msb:9'"),
         ({"schemes": ["rot13"]}, r"bad scheme 'rot13'"),
         ({"estimators": {"mystery": {}}}, r"unknown estimator 'mystery'.*valid: .*ksg"),
@@ -116,7 +119,12 @@ def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path: Path,
     assert counted["n"] == 6  # ksg in every cell; gaussian read from the cache
 
     # a damaged cache file is recomputed, not fatal
-    victim = next((tmp_path / "cells").glob("[!p]*.json"))
+    # a file the changed settings read (a Gaussian estimate: its settings did not change)
+    victim = next(
+        p
+        for p in sorted((tmp_path / "cells").glob("[!p]*.json"))
+        if json.loads(p.read_text())["row"]["estimator_name"] == "gaussian"
+    )
     victim.write_text("{truncated")
     counted["n"] = 0
     with pytest.warns(RuntimeWarning, match=rf"{victim.name} is not valid JSON"):
@@ -150,8 +158,12 @@ def test_local_processes_give_the_serial_table(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(_stable(serial.table), _stable(parallel.table))
 
 
-def _synthetic(values: dict[str, tuple[float, float]], estimator: str = "gaussian") -> pd.DataFrame:
-    """A study table with one seed: scheme -> (estimate, p-value); intervals of +-0.05."""
+def _synthetic(
+    values: dict[str, tuple[float, float]], estimator: str = "gaussian", alpha: float = 0.05
+) -> pd.DataFrame:
+    """A study table with one seed: scheme -> (estimate, p-value); intervals of +-0.05, a lower bound
+    0.1 below the estimate, the image-level upper bound log 1000, a ceiling of 10 nats, and the block's
+    Holm-adjusted verdicts as :func:`seleak.study.run_study` adds them."""
     rows = []
     for scheme, (mi, p) in values.items():
         fam, _, k = scheme.partition(":")
@@ -171,27 +183,46 @@ def _synthetic(values: dict[str, tuple[float, float]], estimator: str = "gaussia
                 "ci_low": mi - 0.05,
                 "ci_high": mi + 0.05,
                 "p_value": p,
-                "bound_nats": 10.0,
+                "lower_bound_nats": max(0.0, mi - 0.1),
+                "upper_bound_nats": math.log(1000),
+                "ceiling_nats": 10.0,
+                "saturated": mi >= 9.0,
                 "degenerate": False,
             }
         )
-    return study.tidy(rows)
+    table = study.tidy(rows)
+    table["p_adjusted"] = adjust_p_values(table["p_value"].to_numpy(), method="holm")
+    table["significant"] = table["p_adjusted"] <= alpha
+    return table
 
 
 def test_findings_pass_on_a_table_that_shows_them() -> None:
+    # Holm over the four: 0.005 * 4 = 0.02 and 0.005 * 3 -> 0.02 are significant, 0.2 and 0.6 are not
     table = _synthetic({"msb:1": (1.0, 0.005), "msb:2": (0.4, 0.005), "msb:3": (0.1, 0.2), "full": (0.0, 0.6)})
     checks = study.findings(table)
+    # significant at msb:1, no evidence under full, non-increasing in k, lower bound <= upper bound
     assert checks["passed"].all() and len(checks) == 4
 
 
 def test_findings_fail_where_the_table_contradicts_them() -> None:
+    # full: p = 0.01, adjusted 0.02 (Holm over four) -> significant; msb:3 above msb:2's interval;
+    # msb:1's lower bound forged above the image-level upper bound
     table = _synthetic({"msb:1": (1.0, 0.005), "msb:2": (0.4, 0.2), "msb:3": (0.9, 0.005), "full": (0.3, 0.01)})
+    table.loc[table["scheme"] == "msb:1", "lower_bound_nats"] = 7.5
     failed = set(study.findings(table).query("not passed")["check"])
-    assert failed == {"significant at msb:2", "no evidence under full", "non-increasing in k (msb)"}
+    assert failed == {"no evidence under full", "non-increasing in k (msb)", "lower bound <= upper bound"}
+
+
+def test_an_unadjusted_p_value_is_not_a_verdict() -> None:
+    # raw p = 0.02 at msb:1, but Holm over the family of four makes it 0.08 > alpha: not significant
+    table = _synthetic({"msb:1": (0.2, 0.02), "msb:2": (0.1, 0.5), "msb:3": (0.05, 0.6), "full": (0.0, 0.7)})
+    checks = study.findings(table).set_index("check")
+    assert not checks.loc["significant at msb:1", "passed"]
+    assert "p_adj = 0.0800" in checks.loc["significant at msb:1", "detail"]
 
 
 def test_saturated_estimators_are_exempt_from_the_significance_check() -> None:
-    table = _synthetic({"msb:1": (9.8, 0.5), "msb:2": (0.4, 0.005)})  # bound 10: saturated at k=1
+    table = _synthetic({"msb:1": (9.8, 0.5), "msb:2": (0.4, 0.005)})  # ceiling 10: saturated at k=1
     checks = study.findings(table).set_index("check")
     assert checks.loc["significant at msb:1", "passed"] and "saturated" in checks.loc["significant at msb:1", "detail"]
 
@@ -206,19 +237,22 @@ def test_summary_interval_covers_every_seed() -> None:
 
 
 def test_msb_findings_hold_on_a_small_study(tmp_path: Path) -> None:
-    """The expected findings at CI size: MSB leakage significant at k = 1, 2, none under full
-    encryption, estimates non-increasing in k (Gaussian and KSG estimators, random-weight CNN).
+    """The expected findings at CI size: MSB leakage significant at k = 1 after Holm's adjustment, none
+    under full encryption, estimates non-increasing in k, every lower bound below the image-level upper
+    bound (Gaussian and KSG estimators, random-weight CNN).
 
     Each check holds with false-failure probability well below 1e-4, on any machine and seed:
-    - significance at msb:1 and msb:2: the estimates (Gaussian 2.1 and 0.35 nats, KSG 0.86 and 0.18 at
-      seed 0) lie 9 or more null standard deviations (under 0.02 nats, seen under full encryption)
-      above zero, so none of the 199 permutations reaches them;
+    - significance at msb:1: the estimates (Gaussian 2.1, KSG 0.86 nats at seed 0) lie 9 or more null
+      standard deviations (under 0.02 nats, seen under full encryption) above zero, so none of the 199
+      permutations reaches them: p = 1/200, and Holm over the block's 6 tests gives at most 0.03;
     - non-increasing in k over k = 1..3 only: at k = 3 and 4 both true values are near zero, where
       "estimate at k+1 <= upper end of the interval at k" fails by chance a few per cent of the time;
       from k = 2 to 3 the margin is over 4 standard deviations;
     - no evidence under full encryption: the summary's p-value is the largest over four seeds (four
       independent keys), and under independence each is <= 0.05 with probability <= 0.05, so a false
-      failure needs all four: 0.05**4 = 6e-6 per estimator (1.3e-5 for both).
+      failure needs all four: 0.05**4 = 6e-6 per estimator (1.3e-5 for both); adjustment only raises p;
+    - lower bound <= upper bound: the upper bound is log 400 = 5.99 nats (400 distinct digits), and a
+      held-out InfoNCE bound from batches of B rows never exceeds log B < log 400.
     """
     config = config_from_mapping(
         {
@@ -234,7 +268,8 @@ def test_msb_findings_hold_on_a_small_study(tmp_path: Path) -> None:
         }
     )
     checks = study.findings(run_study(config, tmp_path, progress=False).table)
-    assert len(checks) == 2 * 4  # per estimator: msb:1, msb:2, monotone (paper); full (null)
+    # per estimator: msb:1, monotone, sandwich (paper); full, sandwich (null)
+    assert len(checks) == 2 * 5
     assert checks["passed"].all(), checks.query("not passed").to_string()
 
 

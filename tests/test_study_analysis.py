@@ -63,8 +63,19 @@ def _row(block: str, scheme: str, estimator: str, mi: float, p: float, **extra) 
         "ci_low": mi - 0.05,
         "ci_high": mi + 0.05,
         "p_value": p,
-        "bound_nats": 10.0,
+        # the block's adjusted verdict, here the raw p against alpha = 0.01 (run_study adds it)
+        "p_adjusted": p,
+        "significant": p <= 0.01,
+        "lower_bound_nats": max(0.0, mi - 0.1),
+        "upper_bound_nats": math.log(100),
+        "upper_bound_kind": "exact",
+        "ceiling_nats": 10.0,
+        "saturated": False,
         "degenerate": False,
+        "split": "test",
+        "representation": "cca 2+2",
+        "interval": "subsample",
+        "n_eval": 50,
         "pixel_mi_bits": 1.0,
         "pixel_mi_exact_bits": 8.0 - (int(k) if k.isdigit() else 0),
         **extra,
@@ -124,10 +135,12 @@ def test_p_value_table_orders_schemes_by_length_with_full_last() -> None:
 def test_first_quiet_is_the_k_after_which_nothing_is_significant(summary) -> None:
     paper = block_summary(summary, "paper")
     plugin = paper[paper["estimator"] == "plugin"]
-    assert first_quiet(plugin, alpha=0.01) == 4  # k = 2 is quiet, but k = 3 is significant again
-    assert first_quiet(plugin, alpha=0.0001) == 1  # nothing is significant at this level
-    assert first_quiet(plugin[plugin["k"] <= 3], alpha=0.01) is None  # significant at the largest k
-    assert first_quiet(plugin, alpha=0.01, family="lsb") is None  # no such family
+    assert first_quiet(plugin) == 4  # k = 2 is quiet, but k = 3 is significant again
+    assert first_quiet(plugin.assign(significant=False)) == 1  # nothing is significant
+    assert first_quiet(plugin[plugin["k"] <= 3]) is None  # significant at the largest k
+    assert first_quiet(plugin, family="lsb") is None  # no such family
+    # the verdict is the adjusted one: a raw p below alpha whose adjusted p is not does not count
+    assert first_quiet(plugin.assign(significant=plugin["k"] == 1)) == 2
 
 
 def test_value_is_nan_for_a_setting_not_measured(summary) -> None:
@@ -180,9 +193,11 @@ def _glued(notebook: str) -> set[str]:
 
 def test_leakage_values_quote_the_table_under_every_name_chapter_4_uses() -> None:
     table = _table()
-    values = leakage_values(table, alpha=0.01)
+    values = leakage_values(table)
     assert _glued("04_leakage_study.ipynb") <= set(values)
-    assert values["n_rows"] == len(table)
+    assert values["n_rows"] == len(table) and values["n_tests"] == len(table)  # nothing degenerate
+    assert values["n_adjusted"] == int(table["significant"].sum())
+    assert values["plugin_k1_lb"] == pytest.approx(0.9) and values["upper_k1"] == pytest.approx(math.log(100))
     assert values["plugin_k1"] == pytest.approx(1.0) and values["mine_k1"] == pytest.approx(2.0)
     assert values["plugin_quiet"] == "k = 4" and values["mine_quiet"] == "k = 4"
     assert values["full_quiet"] == "3 of 3"

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from seleak import cli
@@ -36,15 +37,24 @@ def fake_estimates(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     the machine."""
     calls = {"n": 0}
 
-    def fixed(cell, spec, zx, zy, degenerate=False):
+    def fixed(cell, spec, zx, zy):
         calls["n"] += 1
         return {
             "estimator_name": spec.name,
             "mi_nats": 0.25,
             "ci_low": 0.2,
             "ci_high": 0.3,
+            "interval": "subsample",
             "p_value": 0.3,
-            "bound_nats": math.inf,
+            "lower_bound_nats": 0.1,
+            "lower_bound_method": "fixed",
+            "ceiling_nats": math.log(120),
+            "saturated": False,
+            "degenerate": False,
+            "is_bound": False,
+            "seed_sd": math.nan,
+            "representation": "fixed",
+            "n_eval": 120,
             "settings": "{}",
             "flags": "",
             "wall_s": 0.01,
@@ -111,6 +121,13 @@ BAD_ESTIMATE_FILES = {
     "a reversed interval": lambda e: {**e, "row": {**e["row"], "ci_low": 1.0, "ci_high": 0.0}},
     "another estimator's row": lambda e: {**e, "row": {**e["row"], "estimator_name": "ksg"}},
     "a text 'degenerate'": lambda e: {**e, "row": {**e["row"], "degenerate": "no"}},
+    "a negative lower bound": lambda e: {**e, "row": {**e["row"], "lower_bound_nats": -0.5}},
+    "an infinite ceiling": lambda e: {**e, "row": {**e["row"], "ceiling_nats": math.inf}},
+    "no image-level upper bound": lambda e: {
+        **e,
+        "row": {k: v for k, v in e["row"].items() if k != "upper_bound_nats"},
+    },
+    "a text 'saturated'": lambda e: {**e, "row": {**e["row"], "saturated": "yes"}},
 }
 
 
@@ -183,10 +200,15 @@ def test_cli_summary_counts_recomputed_cells(tmp_path: Path, fake_estimates, cap
 
 def test_real_estimates_round_trip_through_the_cache(tmp_path: Path) -> None:
     """Without the fake: computed rows pass the same validation when read back, including the
-    degenerate cell msb:0 (f(X) = f(SE(X)), infinite MI)."""
+    degenerate cell msb:0 (f(X) = f(SE(X)): the exact H(f(X)) of the sample, never inf)."""
     config = config_from_mapping({**TINY, "schemes": ["msb:0", "msb:1"]})
     first = run_study(config, tmp_path, progress=False)
-    assert first.table.set_index("scheme").loc["msb:0", "degenerate"]
+    k0 = first.table.set_index("scheme").loc["msb:0"]
+    assert k0["degenerate"] and k0["interval"] == "exact"
+    # I(f(X); f(X)) = H(f(X)) <= H(X) = the image-level bound <= log N, and it was tested, not assumed
+    assert k0["mi_nats"] <= k0["upper_bound_nats"] + 1e-12 <= math.log(120) + 2e-12
+    assert k0["p_value"] == pytest.approx(1 / 20)  # no permutation of 120 distinct rows matches all of them
+    assert not np.isinf(first.table.select_dtypes("number").to_numpy()).any()  # no inf anywhere
     again = run_study(config, tmp_path, progress=False)
     assert first.computed == 2 and again.computed == 0 and again.cached == 2
     assert again.table.drop(columns="wall_s").equals(first.table.drop(columns="wall_s"))

@@ -92,7 +92,9 @@ def sandwich_plot(ax, summary: pd.DataFrame, estimator: str, *, family: str = "m
     its interval, and the image-level upper bound of the data set (line), on a log-free nats axis."""
     d = summary[(summary["family"] == family) & (summary["estimator"] == estimator)].sort_values("k")
     c = colour(str(d["estimator_name"].iloc[0]) if len(d) else estimator)
-    ax.fill_between(d["k"], 0, d["lower_bound_nats"].fillna(0), color=c, alpha=0.3, lw=0, label="certified (95 % lower bound)")
+    ax.fill_between(
+        d["k"], 0, d["lower_bound_nats"].fillna(0), color=c, alpha=0.3, lw=0, label="certified (95 % lower bound)"
+    )
     has_ci = d["ci_low"].notna()
     ax.errorbar(
         d["k"][has_ci],

@@ -337,5 +337,6 @@ def _degenerate(z: np.ndarray, est: Estimator, permutations: int, bound_level: f
     return _Partial(
         est.name, value, value, value, p, int(permutations), "exact", math.log(n), False,
         f"{z.shape[1]} columns, identical on both sides", n, n,
-        lb, f"InfoNCE of the identity critic on {m} batches of ~{n // max(m, 1)}", True, bool(est.is_bound), math.nan, {}, flags,
+        lb, f"InfoNCE of the identity critic on {m} batches of ~{n // max(m, 1)}", True,
+        bool(est.is_bound), math.nan, {}, flags,
     )  # fmt: skip

@@ -13,7 +13,7 @@ from seleak.data.disk import DISK_DATASETS, load_disk
 from seleak.data.offline import OFFLINE_DATASETS
 from seleak.data.patterns import PATTERNS_TOTAL, load_patterns
 from seleak.data.resample import check_size, resize_images
-from seleak.data.sampling import SPLIT_SEED, TEST_FRACTION, fixed_split, subsample_indices, test_fraction
+from seleak.data.sampling import SPLIT_SEED, TEST_FRACTION, fixed_split, held_out_share, subsample_indices
 
 _SPLITS = ("train", "test", "all")
 #: Generated data sets: offline too, but drawn by the user's seed (see :func:`load_dataset`).
@@ -139,7 +139,7 @@ def load_dataset(
         return _load_generated(key, split, n, size, seed)
     if key in OFFLINE_DATASETS:
         images, labels, class_names, prov = OFFLINE_DATASETS[key]()
-        frac = test_fraction(key)
+        frac = held_out_share(key)
         split_idx = fixed_split(labels, split, frac)
         images, labels = images[split_idx], labels[split_idx]
         prov["split"] = f"fixed stratified {1 - frac:.0%}/{frac:.0%} (seed {SPLIT_SEED})"

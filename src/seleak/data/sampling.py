@@ -13,9 +13,11 @@ TEST_FRACTION = 0.2
 TEST_FRACTIONS = {"digits": 0.6}
 
 
-def test_fraction(name: str) -> float:
+def held_out_share(name: str) -> float:
     """The held-out fraction of offline data set ``name``."""
     return TEST_FRACTIONS.get(name, TEST_FRACTION)
+
+
 #: Seed of the fixed offline train/test split (deliberately not the user's ``seed``).
 SPLIT_SEED = 20250808
 

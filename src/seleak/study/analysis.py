@@ -123,7 +123,9 @@ def findings(table: pd.DataFrame, *, family: str = "msb", block: str | None = No
                 )
             )
         over = g[g["lower_bound_nats"] > g["upper_bound_nats"] + 1e-9]
-        detail = ", ".join(f"{r.scheme}: {r.lower_bound_nats:.3f} > {r.upper_bound_nats:.3f}" for r in over.itertuples())
+        detail = ", ".join(
+            f"{r.scheme}: {r.lower_bound_nats:.3f} > {r.upper_bound_nats:.3f}" for r in over.itertuples()
+        )
         checks.append((blk, ds, emb, est, "lower bound <= upper bound", over.empty, detail or f"{len(g)} schemes"))
     return pd.DataFrame(checks, columns=["block", "dataset", "embedding", "estimator", "check", "passed", "detail"])
 
@@ -272,7 +274,9 @@ def shown_estimate(row: Any, digits: int = 2) -> str:
     return f"{row['mi_nats']:.{digits}f}"
 
 
-def sandwich(summary: pd.DataFrame, block: str, estimator: str, alpha: float, family: str | None = None) -> pd.DataFrame:
+def sandwich(
+    summary: pd.DataFrame, block: str, estimator: str, alpha: float, family: str | None = None
+) -> pd.DataFrame:
     """Per scheme of ``block``: the certified lower bound, ``estimator``'s estimate (or ">= lower bound"
     when saturated), the image-level upper bound of the data set, the adjusted p-value and the verdict.
 
@@ -385,7 +389,9 @@ def leakage_values(table: pd.DataFrame) -> dict[str, Any]:
         high = value(d, f"msb:{k}", estimator, "ci_high")
         return f"{max(high, 0.0):.2f} nats" if high == high else "no upper bound (a neural estimate)"
 
-    full_rows = pd.concat([ref[ref["scheme"] == "full"], block_summary(summary, "full-keys")])
+    # full encryption wherever it was measured: the reference blocks and the control block of more keys
+    # (looked up by name: block_summary would fall back to another block when a study has none)
+    full_rows = pd.concat([ref[ref["scheme"] == "full"], summary[summary["block"].isin(CONTROL_BLOCKS)]])
     px = lsb_against_msb(summary).drop_duplicates("scheme").set_index("scheme")["pixel_mi_exact_bits"]
     checks = findings(table)
     live = table[~table["degenerate"].astype(bool)]

@@ -217,9 +217,7 @@ def _representation(value: Any, name: str) -> tuple[tuple[str, Any], ...]:
     if value is None or value == "none":
         return ()
     if not isinstance(value, Mapping):
-        raise StudyConfigError(
-            f"{name} must be a mapping such as {{projection: cca, dim: 2}} (or none), got {value!r}"
-        )
+        raise StudyConfigError(f"{name} must be a mapping such as {{projection: cca, dim: 2}} (or none), got {value!r}")
     bad = sorted(set(value) - {"projection", "dim", "fit_fraction"})
     if bad:
         raise StudyConfigError(f"{name} has unknown key(s) {bad}; valid: projection, dim, fit_fraction")
