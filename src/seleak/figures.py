@@ -191,3 +191,25 @@ def image_row(axes, images: Sequence[np.ndarray], titles: Sequence[str]):
         ax.set_title(t, fontsize="small")
         ax.axis("off")
     return axes
+
+
+def npcr_uaci_vs_expected(ax, table: pd.DataFrame, *, xlabel: str = "k MSB planes encrypted", title: str | None = None):
+    """Plain-vs-cipher NPCR and UACI (markers) against their exact expected values (lines), per scheme.
+
+    ``table``: one row per scheme, indexed by what the x axis shows (the number ``k`` of encrypted
+    planes, say), with the columns ``npcr``, ``uaci``, ``npcr_expected`` and ``uaci_expected`` (percent)
+    of :func:`seleak.metrics.classic_metrics` called with ``scheme=``. The expectation is that of *this*
+    plain image under the scheme with a uniform keystream (:func:`seleak.metrics.expected_npcr_uaci`),
+    not the values of two independent uniform images, which are the reference of a cipher-vs-cipher test.
+    """
+    x = table.index.to_numpy()
+    for i, name in enumerate(("NPCR", "UACI")):
+        col = name.lower()
+        ax.plot(x, table[f"{col}_expected"].to_numpy(dtype=float), "-", color=f"C{i}", label=f"{name} expected")
+        ax.plot(x, table[col].to_numpy(dtype=float), "os"[i], color=f"C{i}", mfc="none", label=f"{name} measured")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("plain vs cipher (%)")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
