@@ -568,7 +568,7 @@ def seed_means(per_seed: pd.DataFrame, schemes: Sequence[str]) -> pd.DataFrame:
 def scheme_points(mi: pd.DataFrame, measures: pd.DataFrame, *, degenerate: bool = False) -> pd.DataFrame:
     """One point per scheme: its estimates (:func:`mi_table`) beside its attack measures (:func:`seed_means`).
 
-    The degenerate point (``k = 0``: nothing encrypted, infinite MI, perfect attacks) agrees with
+    The degenerate point (``k = 0``: nothing encrypted, the exact H(f(X)), perfect attacks) agrees with
     everything and teaches nothing, so it is left out unless ``degenerate``.
     """
     points = mi.join(measures.drop(columns=["rec_method"]))
@@ -588,16 +588,17 @@ def main_estimator(points: pd.DataFrame, estimators: Sequence[str]) -> str:
 
 
 def _p_values(compared: pd.DataFrame, estimator: str) -> pd.Series:
-    return compared[compared["estimator"] == estimator].set_index("scheme")["p_value"]
+    """The adjusted p-values (the study's verdicts) of ``estimator`` by scheme."""
+    return compared[compared["estimator"] == estimator].set_index("scheme")["p_adjusted"]
 
 
 def rank_table(points: pd.DataFrame, compared: pd.DataFrame, estimator: str) -> pd.DataFrame:
     """Per scheme, the ranks (1 = leaks most) that ``estimator``, the exact pixel MI and the attacks give,
-    after the estimate and its p-value, so disagreements can be read off."""
+    after the estimate and its adjusted p-value, so disagreements can be read off."""
     columns = [estimator, "pixel_exact", "ssim_rec", "psnr_mid", "accuracy", "label_mi_nats"]
     ranks = points[columns].rank(ascending=False, method="min").astype("Int64")
     ranks.insert(0, f"{estimator} MI (nats)", points[estimator].round(3))
-    ranks.insert(1, "p (study)", _p_values(compared, estimator).reindex(ranks.index))
+    ranks.insert(1, "adjusted p (study)", _p_values(compared, estimator).reindex(ranks.index))
     return ranks
 
 
@@ -613,7 +614,8 @@ class Disagreements:
 def disagreements(
     points: pd.DataFrame, compared: pd.DataFrame, estimator: str, *, alpha: float, margin: float = RECOGNITION_MARGIN
 ) -> Disagreements:
-    """Schemes where ``estimator``'s verdict at ``alpha`` and the recognition attack disagree.
+    """Schemes where ``estimator``'s verdict at ``alpha`` (its adjusted p-value) and the recognition attack
+    disagree.
 
     A scheme the estimator did not measure, or the attack did not score (NaN), is in neither list.
     """
@@ -722,7 +724,7 @@ def attack_values(
                 for part in ("rho", "low", "high"):
                     values[f"rho_{name}_{y}_{part}"] = float(r[part])
                 values[f"rho_{name}_{y}_n"] = int(r["n"])
-    # the k = 0 point put back in: it is the best attack result and the largest (or infinite) MI at once
+    # the k = 0 point put back in: it is the best attack result and the largest MI (the exact H(f(X))) at once
     corr_k0 = stats.rank_correlations(
         scheme_points(mi, measures, degenerate=True),
         [main],
