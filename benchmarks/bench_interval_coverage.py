@@ -2,13 +2,14 @@
 
 Run on demand (not in CI):  python benchmarks/bench_interval_coverage.py [--reps 200] [--jobs 2]
 
-For every (estimator, task) below, ``--reps`` repetitions each draw N = 1000 rows of correlated
-Gaussians with the task's true MI (``seleak.estimators.groundtruth.correlated_gaussian``) and compute
-the nominal 95 % subsample interval (``scheme="subsample"``, ``--n-boot`` half-size subsamples). The
-coverage is the fraction of repetitions whose interval holds the true MI, with its Clopper–Pearson
-95 % interval; also the mean width, the bias (mean estimate - truth), the standard deviation of the
-estimate over repetitions against the one implied by the interval (width / (2 * 1.96)), and the
-coverage the same subsamples would have had with the old ``sqrt(m / N)`` scaling.
+For every (estimator, task) below, ``seleak.coverage.interval_coverage`` (seed 0) runs ``--reps``
+repetitions, each drawing N = 1000 rows of correlated Gaussians with the task's true MI
+(``seleak.estimators.groundtruth.correlated_gaussian``) and computing the nominal 95 % subsample
+interval (``scheme="subsample"``, ``--n-boot`` half-size subsamples). The coverage is the fraction of
+repetitions whose interval holds the true MI, with its Clopper–Pearson 95 % interval; also the mean
+width, the bias (mean estimate - truth), the standard deviation of the estimate over repetitions
+against the one implied by the interval (width / (2 * 1.96)), and the coverage the same subsamples
+would have had with the old ``sqrt(m / N)`` scaling.
 
 * Gaussian estimator: 1 + 1, 2 + 2 and 4 + 4 dimensions, MI 0.5 and 1 nat.
 * KSG (k = 3): 1 + 1 and 2 + 2 dimensions, MI 0.5 nat (its bias there is below 0.01 nat).
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -28,11 +28,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 
+from seleak.coverage import interval_coverage
 from seleak.estimators import get_estimator
-from seleak.estimators.groundtruth import correlated_gaussian
-from seleak.stats import bootstrap_interval, clopper_pearson
+from seleak.stats import clopper_pearson
 
 OUT = Path(__file__).resolve().parent / "results" / "interval_coverage.json"
 N_ROWS = 1000
@@ -48,29 +47,12 @@ TASKS = [
 ]
 
 
-def run_reps(name: str, dim: int, mi: float, reps: list[int], n_boot: int) -> list[tuple[float, ...]]:
-    """One row per repetition: estimate, low, high, old-scaling low and high."""
-    est = get_estimator(name, **({"k": 3} if name == "ksg" else {}))
-    half = N_ROWS // 2
-    rows = []
-    for rep in reps:
-        x, y, _ = correlated_gaussian(N_ROWS, dim, mi, seed=1_000_000 + rep)
-        ci = bootstrap_interval(est, x, y, n_boot=n_boot, level=LEVEL, seed=rep, scheme="subsample")
-        r = ci.replicates
-        q = np.quantile(r - r.mean(), [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
-        old = ci.estimate + math.sqrt(half / N_ROWS) * q
-        rows.append((ci.estimate, ci.low, ci.high, float(old[0]), float(old[1])))
-    return rows
-
-
 def measure(name: str, dim: int, mi: float, reps: int, n_boot: int, jobs: int) -> dict:
     t0 = time.perf_counter()
-    chunks = [list(range(j, reps, jobs)) for j in range(jobs)]
-    parts = Parallel(n_jobs=jobs)(delayed(run_reps)(name, dim, mi, c, n_boot) for c in chunks)
-    est, low, high, old_low, old_high = np.array([row for part in parts for row in part]).T
-    k = int(np.sum((low <= mi) & (mi <= high)))
-    k_old = int(np.sum((old_low <= mi) & (mi <= old_high)))
-    cp = clopper_pearson(k, reps, 0.95)
+    est = get_estimator(name, **({"k": 3} if name == "ksg" else {}))
+    cov = interval_coverage(est, dim, mi, n=N_ROWS, reps=reps, level=LEVEL, n_boot=n_boot, seed=0, n_jobs=jobs)
+    k_old = round(cov.old_scaling_rate * reps)  # the same subsamples under the old sqrt(m / N) scaling
+    width = cov.highs - cov.lows
     return dict(
         estimator=name,
         dims=f"{dim}+{dim}",
@@ -79,15 +61,15 @@ def measure(name: str, dim: int, mi: float, reps: int, n_boot: int, jobs: int) -
         reps=reps,
         n_boot=n_boot,
         level=LEVEL,
-        covered=k,
-        coverage=k / reps,
-        coverage_cp95=list(cp),
-        mean_width=float(np.mean(high - low)),
-        bias=float(np.mean(est) - mi),
-        sd_estimate=float(np.std(est, ddof=1)),
-        sd_implied_by_width=float(np.mean(high - low) / (2 * 1.959964)),
-        miss_below=int(np.sum(high < mi)),
-        miss_above=int(np.sum(low > mi)),
+        covered=cov.covered,
+        coverage=cov.rate,
+        coverage_cp95=[cov.cp_low, cov.cp_high],
+        mean_width=cov.mean_width,
+        bias=cov.bias,
+        sd_estimate=cov.sd_estimate,
+        sd_implied_by_width=float(np.mean(width) / (2 * 1.959964)),
+        miss_below=cov.miss_below,
+        miss_above=cov.miss_above,
         old_sqrt_m_over_n_coverage=k_old / reps,
         old_coverage_cp95=list(clopper_pearson(k_old, reps, 0.95)),
         seconds=time.perf_counter() - t0,

@@ -5,7 +5,8 @@
 * ``lower_confidence_bound``: how often the one-sided 95 % t bound is below the true mean of m = 10
   i.i.d. values.
 
-Each repetition draws its own data (and its own subsamples), so the number of covering repetitions is
+The simulation is ``seleak.coverage.interval_coverage`` (tests/test_coverage.py checks its arguments
+and seeding). Each repetition draws its own data (and its own subsamples), so the number of covering repetitions is
 Binomial(n, true coverage), and every threshold below comes with the binomial tail that bounds its
 probability of failing by chance, whatever the seeds and the machine. The thresholds assume a true
 coverage of at least 0.93 for the subsample interval: measured (benchmarks/bench_interval_coverage.py
@@ -19,12 +20,10 @@ import math
 
 import numpy as np
 import pytest
-from joblib import Parallel, delayed
 from scipy.stats import binom
 
-from seleak.estimators import get_estimator
-from seleak.estimators.groundtruth import correlated_gaussian
-from seleak.stats import bootstrap_interval, lower_confidence_bound
+from seleak.coverage import interval_coverage
+from seleak.stats import lower_confidence_bound
 
 N_ROWS = 1000
 LEVEL = 0.95
@@ -38,27 +37,6 @@ def _least_count(n: int, p: float, tail: float = TAIL) -> int:
     while binom.cdf(k, n, p) <= tail:
         k += 1
     return k
-
-
-def _covers(name: str, dim: int, mi: float, reps: range, n_boot: int) -> list[tuple[bool, bool]]:
-    """For each repetition: (the interval covers the truth, the old sqrt(m / N)-scaled interval built
-    from the same subsamples covers it)."""
-    est = get_estimator(name, **({"k": 3} if name == "ksg" else {}))
-    out = []
-    for rep in reps:
-        x, y, truth = correlated_gaussian(N_ROWS, dim, mi, seed=100_000 + rep)
-        ci = bootstrap_interval(est, x, y, n_boot=n_boot, level=LEVEL, seed=rep, scheme="subsample")
-        r = ci.replicates
-        old = ci.estimate + math.sqrt((N_ROWS // 2) / N_ROWS) * np.quantile(r - r.mean(), [0.025, 0.975])
-        out.append((ci.low <= truth <= ci.high, old[0] <= truth <= old[1]))
-    return out
-
-
-def _simulate(name: str, dim: int, mi: float, n_reps: int, n_boot: int) -> np.ndarray:
-    """(n_reps, 2) booleans, the repetitions split over two worker processes."""
-    halves = [range(0, n_reps, 2), range(1, n_reps, 2)]
-    parts = Parallel(n_jobs=2)(delayed(_covers)(name, dim, mi, h, n_boot) for h in halves)
-    return np.array([row for part in parts for row in part], dtype=bool)
 
 
 # The fast check: the cheapest setting (Gaussian estimator, 1 + 1 dimensions, MI 0.5 nat, measured
@@ -83,12 +61,13 @@ def test_fast_threshold_separates_correct_from_old_scaling():
 
 
 def test_subsample_interval_covers_the_true_mi_fast():
-    covered = _simulate("gaussian", 1, 0.5, FAST_REPS, n_boot=200)
+    cov = interval_coverage("gaussian", 1, 0.5, n=N_ROWS, reps=FAST_REPS, level=LEVEL, n_boot=200, n_jobs=2)
     # False failure: P(Bin(700, p) <= 623) <= 7.1e-5 for any true coverage p >= 0.93.
-    assert covered[:, 0].sum() >= FAST_MIN, f"coverage {covered[:, 0].mean():.3f} over {FAST_REPS} repetitions"
+    assert cov.covered >= FAST_MIN, f"coverage {cov.rate:.3f} over {FAST_REPS} repetitions"
     # The same subsamples scaled by the old sqrt(m / N) (true coverage <= 0.84) stay below the threshold:
     # false failure P(Bin(700, 0.84) >= 624) = 6.4e-5. This is the check catching a known-bad procedure.
-    assert covered[:, 1].sum() < FAST_MIN, f"old scaling covered {covered[:, 1].mean():.3f}"
+    old = round(cov.old_scaling_rate * FAST_REPS)
+    assert old < FAST_MIN, f"old scaling covered {old / FAST_REPS:.3f}"
 
 
 # The slow check: 200 repetitions per estimator and task (the benchmark's settings).
@@ -106,7 +85,10 @@ SLOW_TASKS = [
 
 @pytest.mark.slow
 def test_subsample_interval_coverage_per_estimator_and_task():
-    counts = {task: int(_simulate(*task, SLOW_REPS, n_boot=200)[:, 0].sum()) for task in SLOW_TASKS}
+    counts = {
+        (name, dim, mi): interval_coverage(name, dim, mi, n=N_ROWS, reps=SLOW_REPS, n_boot=200, n_jobs=2).covered
+        for name, dim, mi in SLOW_TASKS
+    }
     # Per task: P(Bin(200, p) <= 170) = 6.8e-5 for p >= 0.93, so each task must reach 171 / 200 = 0.855.
     per_task = _least_count(SLOW_REPS, ASSUMED)
     assert per_task == 171
