@@ -58,18 +58,22 @@ def test_seed_and_device_reach_the_estimator_unless_set_explicitly():
     assert gauss.with_context(seed=7, device="cpu") is gauss  # takes neither: unchanged
 
 
-def test_a_neural_estimator_gets_its_seed_interval_from_one_training():
+def test_a_neural_interval_comes_from_repeated_splits_and_the_seed_spread_apart():
     x, y, _ = correlated_gaussian(600, 2, 0.5, seed=3)
-    r = measure_leakage(
-        x, y, "infonce", {"steps": 40, "hidden": (16,), "batch_size": 32}, permutations=19, neural_seeds=3, seed=5
-    )
-    # the interval is the sampling error of the held-out evaluation; the seeds' spread is reported apart
-    assert r.interval == "held-out" and r.ci_low <= r.nats <= r.ci_high and r.settings["seed"] == 5
+    settings = {"steps": 40, "hidden": (16,), "batch_size": 32}
+    r = measure_leakage(x, y, "infonce", settings, permutations=19, neural_splits=4, neural_seeds=3, seed=5)
+    # outer resampling: the estimate is the mean over 4 splits, the interval the corrected resampled t
+    assert r.interval == "resampled" and r.ci_low <= r.nats <= r.ci_high and r.settings["seed"] == 5
     assert math.isfinite(r.seed_sd) and r.seed_sd >= 0 and r.is_bound
-    # the lower bound is a one-sided bound of the held-out InfoNCE mean, clipped at 0
+    # the lower bound is a one-sided bound of the first critic's held-out InfoNCE mean, clipped at 0
     assert 0 <= r.lower_bound and "held-out batches" in r.lower_bound_method
     # InfoNCE's held-out value cannot exceed log of its evaluation batch
     assert r.ceiling == pytest.approx(math.log(32)) and r.nats <= r.ceiling + 1e-9
+    # one split: the interval is that of the held-out evaluation of its critic only
+    one = measure_leakage(x, y, "infonce", settings, permutations=19, neural_splits=0, neural_seeds=1, seed=5)
+    assert one.interval == "held-out" and one.ci_low <= one.nats <= one.ci_high and math.isnan(one.seed_sd)
+    with pytest.raises(ValueError, match="neural_splits"):
+        measure_leakage(x, y, "infonce", settings, neural_splits=-1)
 
 
 def test_the_ceilings_the_estimators_declare():

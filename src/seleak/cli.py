@@ -372,7 +372,7 @@ def _add_leak(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=100,
         help="bootstrap resamples of the interval (0: no interval; default: 100); neural estimators "
-        "use an interval over 5 seeds instead",
+        "use an interval over 5 random data splits (one critic each) instead",
     )
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (default: 0.95)")
     p.add_argument("--seed", type=int, default=0, help="seed of embedder, estimators and resampling (default: 0)")
@@ -432,8 +432,10 @@ def _load_pair(plain: str, cipher: str) -> tuple[np.ndarray, np.ndarray]:
 #: The fewest image pairs ``seleak leak`` measures: below this a bootstrap resample or a permutation
 #: has almost nothing to vary, and no MI estimator says anything about the population.
 MIN_LEAK_PAIRS = 8
-#: Critics (seeds) of a neural estimator's interval in ``seleak leak``.
-NEURAL_SEEDS = 5
+#: Random splits (one critic each) behind a neural estimator's interval in ``seleak leak``, and the
+#: initialisations on the first split behind its seed spread.
+NEURAL_SPLITS = 5
+NEURAL_SEEDS = 2
 
 
 def _cmd_leak(args: argparse.Namespace) -> int:
@@ -493,7 +495,8 @@ def _cmd_leak(args: argparse.Namespace) -> int:
             pca_dim=args.pca,
             permutations=args.permutations,
             n_boot=args.bootstrap,
-            neural_seeds=NEURAL_SEEDS if args.bootstrap else 0,
+            neural_splits=NEURAL_SPLITS if args.bootstrap else 0,
+            neural_seeds=NEURAL_SEEDS if args.bootstrap else 1,
             level=args.level,
             seed=args.seed,
             device=args.device,

@@ -9,9 +9,10 @@ Every number the study, ``seleak leak`` and the exercises report comes from :fun
    independence (re-estimation on permuted pairs; a neural estimator's fixed trained critic on
    permuted held-out pairs);
 3. **a sampling interval** — non-neural: half-sample subsampling at the delete-d jackknife scale
-   (:func:`seleak.stats.bootstrap_interval`, coverage verified by simulation); neural: the t interval
-   over the held-out batches of the reported critic (the sampling error of its held-out evaluation),
-   with the spread over training seeds reported apart (``seed_sd``);
+   (:func:`seleak.stats.bootstrap_interval`, coverage verified by simulation); neural: outer
+   resampling, one critic per random data split, with the corrected resampled t interval
+   (:func:`seleak.stats.neural_resampling`), and the spread over initialisations on one split
+   reported apart (``seed_sd``);
 4. **what the data certify** — ``lower_bound``: a one-sided lower confidence bound of the MI of the
    representation, from a *bound* evaluated on rows no fitting saw (InfoNCE of the estimator's own
    critic for a neural estimator, of a fitted Gaussian critic otherwise; :mod:`seleak.heldout`);
@@ -54,7 +55,8 @@ class LeakageResult:
     """What :func:`measure_leakage` measured (all values in nats).
 
     ``nats``: the point estimate; ``ci_low``/``ci_high``: its sampling interval at ``level`` (``interval``
-    names the method: ``"subsample"``, ``"held-out"``, ``"exact"`` for a degenerate pair, ``"none"``: then
+    names the method: ``"subsample"``, ``"resampled"`` (neural, repeated splits), ``"held-out"`` (neural,
+    one split), ``"exact"`` for a degenerate pair, ``"none"``: then
     both are NaN); ``p_value``: the permutation p-value of independence (smallest ``1 / (permutations +
     1)``); ``lower_bound``: a one-sided lower confidence bound (level ``bound_level``) of the MI of the
     measured representation, from a held-out variational bound (``lower_bound_method`` says which; NaN
@@ -127,6 +129,7 @@ def measure_leakage(
     permutations: int = 199,
     n_boot: int = 200,
     neural_seeds: int = 3,
+    neural_splits: int = 5,
     level: float = 0.95,
     bound_level: float = 0.95,
     seed: int = 0,
@@ -143,8 +146,13 @@ def measure_leakage(
         pca_dim: shorthand for ``projection="pca", dim=pca_dim``.
         permutations: permutations of the independence test.
         n_boot: half-sample subsamples of a non-neural estimator's interval (0: no interval).
-        neural_seeds: critics (seeds, each with its own split) of a neural estimator, trained in one
-            batch; the first gives the estimate, all give ``seed_sd`` (0 or 1: one critic).
+        neural_splits: for a neural estimator, random train / test splits of the measured rows, one
+            critic each (outer resampling): the estimate is the mean of their held-out values and the
+            interval the corrected resampled t interval (:func:`seleak.stats.neural_resampling`);
+            0 or 1: one split, and the interval is that of its held-out evaluation only.
+        neural_seeds: initialisations of a neural estimator on the first split; their spread is
+            ``seed_sd`` (1: none). All critics are trained in one batch; the first critic (first split,
+            first initialisation) gives the permutation test and the lower bound.
         level: confidence level of the two-sided interval; bound_level: of the one-sided lower bound.
         seed: seed of the projection split, permutations, resampling and (where not set) the estimator.
         device: torch device of a neural estimator (where not set).
@@ -158,6 +166,9 @@ def measure_leakage(
         if projection is not None or dim is not None:
             raise ValueError("give either pca_dim or projection/dim, not both")
         projection, dim = "pca", pca_dim
+    for name, v in (("neural_splits", neural_splits), ("neural_seeds", neural_seeds)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {v!r}")
     for name, v in (("level", level), ("bound_level", bound_level)):
         if not isinstance(v, (int, float)) or not 0 < v < 1:
             raise ValueError(f"{name} must be in (0, 1), got {v!r}")
@@ -170,8 +181,10 @@ def measure_leakage(
             r = _degenerate(zx, est, permutations, bound_level, seed)
         else:
             rep = represent(zx, zy, projection, dim, seed=seed, fit_fraction=fit_fraction)
-            measure = _neural if est.neural else _classical
-            r = measure(rep, est, permutations, n_boot, neural_seeds, level, bound_level, seed)
+            if est.neural:
+                r = _neural(rep, est, permutations, n_boot, neural_seeds, level, bound_level, seed, neural_splits)
+            else:
+                r = _classical(rep, est, permutations, n_boot, neural_seeds, level, bound_level, seed)
     settings_out = dict(r.settings)
     if projection is not None:
         settings_out.update(projection=projection, dim=dim)
@@ -284,23 +297,35 @@ def _neural(
     level: float,
     bound_level: float,
     seed: int,
+    neural_splits: int = 0,
 ) -> _Partial:
     x, y = rep.x, rep.y
     seed_sd = math.nan
-    if neural_seeds >= 2:
-        test, iv = stats.neural_test(
-            est, x, y, n_permutations=permutations, level=level, seeds=range(seed, seed + neural_seeds)
-        )
-        seed_sd = float(np.std(iv.replicates, ddof=1))
-    else:
-        test = stats.permutation_test(est, x, y, n_permutations=permutations, seed=seed)
-    r = test.estimate
-    values = np.asarray(r.details.get("chunk_values", ()), dtype=np.float64)
     low = high = math.nan
     how = "none"
-    if values.size >= 2:
-        half = float(sps.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
-        low, high, how = r.nats - half, r.nats + half, "held-out"
+    if neural_splits >= 2:
+        # outer resampling: the interval from repeated data splits, the seed spread apart
+        rs = stats.neural_resampling(
+            est, x, y, n_permutations=permutations, splits=neural_splits, inits=max(1, neural_seeds),
+            level=level, seed=seed,
+        )  # fmt: skip
+        test, seed_sd = rs.test, rs.seed_sd
+        nats, low, high, how = rs.interval.estimate, rs.interval.low, rs.interval.high, "resampled"
+    else:
+        if neural_seeds >= 2:
+            test, iv = stats.neural_test(
+                est, x, y, n_permutations=permutations, level=level, seeds=range(seed, seed + neural_seeds)
+            )
+            seed_sd = float(np.std(iv.replicates, ddof=1))
+        else:
+            test = stats.permutation_test(est, x, y, n_permutations=permutations, seed=seed)
+        nats = test.estimate.nats
+        values = np.asarray(test.estimate.details.get("chunk_values", ()), dtype=np.float64)
+        if values.size >= 2:
+            # the sampling error of the held-out evaluation, conditional on the trained critic
+            half = float(sps.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+            low, high, how = nats - half, nats + half, "held-out"
+    r = test.estimate
     bound_chunks = np.asarray(r.details.get("chunk_infonce", ()), dtype=np.float64)
     lb = _lower_bound(bound_chunks, bound_level)
     lb_how = (
@@ -310,8 +335,8 @@ def _neural(
     )
     ceiling = _ceiling(est, r.n_eval, x.shape[1], y.shape[1])
     return _Partial(
-        est.name, r.nats, float(low), float(high), float(test.p_value), int(permutations), how, ceiling,
-        _saturated(r.nats, ceiling), rep.description, rep.n + rep.n_fit, r.n_eval, lb, lb_how, False,
+        est.name, float(nats), float(low), float(high), float(test.p_value), int(permutations), how, ceiling,
+        _saturated(nats, ceiling), rep.description, rep.n + rep.n_fit, r.n_eval, lb, lb_how, False,
         bool(est.is_bound), seed_sd, dict(r.settings), tuple(r.flags),
     )  # fmt: skip
 

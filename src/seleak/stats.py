@@ -10,7 +10,10 @@
   replacement duplicates rows, and duplicated rows inflate MI estimates (zero-distance neighbours
   for KSG, fewer occupied cells for histograms); the classical percentile bootstrap on request.
 * :func:`seed_interval` — for the neural ones: the spread over training seeds (split,
-  initialisation, mini-batches), all seeds trained together in one batched model.
+  initialisation, mini-batches), all seeds trained together in one batched model;
+  :func:`neural_resampling` separates the two: repeated data splits (outer resampling, the corrected
+  resampled t interval of Nadeau & Bengio 2003) give the interval, repeated initialisations on one
+  split the seed spread.
 * :func:`interval` picks the right one; :func:`verdict` turns ``p`` (and an interval) into
   ``"leaks"`` / ``"no evidence of leakage"`` at a stated level.
 * :func:`adjust_p_values` adjusts a family of p-values (one per scheme or k of a study): Holm
@@ -54,6 +57,9 @@ __all__ = [
     "significant",
     "bootstrap_interval",
     "seed_interval",
+    "NeuralResampling",
+    "neural_resampling",
+    "resampled_t_interval",
     "interval",
     "bootstrap_min_rows",
     "verdict",
@@ -345,6 +351,93 @@ def neural_test(
     p = permutation_p_value(null, obs.nats)
     test = PermutationResult(obs, p, null, int(n_permutations), "fixed-critic", seeds[0])
     return test, _t_interval(np.array([e.nats for e in res]), level)
+
+
+def resampled_t_interval(values: Any, test_train_ratio: float, level: float = 0.95) -> Interval:
+    """The corrected resampled t interval of the mean of ``values``, one held-out value per random
+    train / test split of the same rows (Nadeau & Bengio 2003).
+
+    The splits share rows, so their values are positively correlated and the naive ``s / sqrt(R)``
+    understates the error; the correction replaces ``1 / R`` by ``1 / R + n_test / n_train``
+    (``test_train_ratio``). The target is the expected held-out value of the procedure trained on
+    ``n_train`` rows of this population.
+    """
+    r = np.asarray(values, dtype=np.float64)
+    level = _check_level(level)
+    if r.ndim != 1 or r.size < 2 or not np.isfinite(r).all():
+        raise ValueError(f"resampled_t_interval needs at least 2 finite values, got {r!r}")
+    if not is_number(test_train_ratio) or not test_train_ratio >= 0:
+        raise ValueError(f"test_train_ratio must be a number >= 0 (n_test / n_train), got {test_train_ratio!r}")
+    mean = float(r.mean())
+    se = float(r.std(ddof=1) * math.sqrt(1.0 / r.size + float(test_train_ratio)))
+    half = float(_sps.t.ppf(0.5 + level / 2, r.size - 1) * se)
+    return Interval(mean, mean - half, mean + half, level, "resampled-t", r)
+
+
+@dataclass(frozen=True)
+class NeuralResampling:
+    """What :func:`neural_resampling` measured.
+
+    ``test``: the permutation test of the first critic (first split, first initialisation);
+    ``interval``: the corrected resampled t interval over the splits (its ``estimate`` is their mean);
+    ``split_results``: one estimate per split (same initialisation seed); ``seed_results``: one per
+    initialisation on the first split (the first is ``split_results[0]``); ``seed_sd``: the standard
+    deviation of those (NaN with one initialisation).
+    """
+
+    test: PermutationResult
+    interval: Interval
+    split_results: tuple[MIEstimate, ...]
+    seed_results: tuple[MIEstimate, ...]
+    seed_sd: float
+
+
+def neural_resampling(
+    est: Estimator,
+    x: Any,
+    y: Any,
+    *,
+    n_permutations: int = 199,
+    splits: int = 5,
+    inits: int = 2,
+    level: float = 0.95,
+    seed: int = 0,
+) -> NeuralResampling:
+    """Outer resampling of a neural estimator, all critics trained in one batch.
+
+    ``splits`` critics are trained on ``splits`` random train / test splits of the rows (split seeds
+    ``seed, seed + 1, ...``, initialisation seed ``seed``): their held-out values give the sampling
+    interval (:func:`resampled_t_interval`). ``inits - 1`` more critics are trained on the first split
+    from other initialisation seeds: their spread, reported apart, is the optimisation noise. The first
+    critic's fixed-critic permutation null gives the test. Cost: ``splits + inits - 1`` critics.
+    """
+    if not _check_estimator(est, "neural_resampling").neural:
+        raise TypeError("neural_resampling is for neural estimators; use permutation_test and bootstrap_interval")
+    n_permutations = _check_count("n_permutations", n_permutations, 1)
+    splits = _check_count("splits", splits, 2)
+    inits = _check_count("inits", inits, 1)
+    level = _check_level(level)
+    seed = _check_seed(seed)
+    split_seeds = [seed + i for i in range(splits)] + [seed] * (inits - 1)
+    init_seeds = [seed] * splits + [seed + j for j in range(1, inits)]
+    res = est.estimate_many(
+        [(x, y)] * len(init_seeds),
+        seeds=init_seeds,
+        split_seeds=split_seeds,
+        n_permutations=int(n_permutations),
+        permutation_seed=seed,
+    )
+    first = res[0]
+    null = np.asarray(first.null, dtype=np.float64)
+    test = PermutationResult(
+        first, permutation_p_value(null, first.nats), null, int(n_permutations), "fixed-critic", seed
+    )
+    d = first.details
+    ratio = d["n_test"] / max(1, d["n_train"] + d["n_monitor"])
+    iv = resampled_t_interval([e.nats for e in res[:splits]], ratio, level)
+    on_first = (first, *res[splits:])
+    sd = float(np.std([e.nats for e in on_first], ddof=1)) if len(on_first) > 1 else math.nan
+    return NeuralResampling(test, iv, tuple(res[:splits]), on_first, sd)
 
 
 def interval(

@@ -85,6 +85,7 @@ class Cell:
             "bootstrap": g.bootstrap,
             "level": g.level,
             "neural_seeds": g.neural_seeds,
+            "neural_splits": g.neural_splits,
         }
 
     def estimator_hash(self, spec: EstimatorSpec) -> str:
@@ -263,6 +264,7 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
         permutations=g.permutations,
         n_boot=g.bootstrap,
         neural_seeds=g.neural_seeds,
+        neural_splits=g.neural_splits,
         level=g.level,
         seed=cell.seed,
         device=g.device,

@@ -314,8 +314,19 @@ SETTINGS: dict[str, Setting] = {
     ),
     "permutations": Setting("permutations of the significance test", 199, _int_at_least(1), type=int),
     "bootstrap": Setting("subsamples for the intervals of the non-neural estimators", 100, _int_at_least(2), type=int),
+    "neural_splits": Setting(
+        "random train / test splits of a neural estimator, one critic each (outer resampling): their held-out "
+        "values give the estimate (their mean) and its corrected resampled t interval",
+        5,
+        _int_at_least(2),
+        type=int,
+    ),
     "neural_seeds": Setting(
-        "critics (seeds, trained together) behind the interval of a neural estimate", 3, _int_at_least(2), type=int
+        "initialisations of a neural estimator on its first split (trained with the splits' critics): their "
+        "spread is the seed_sd column, reported apart from the interval",
+        2,
+        _int_at_least(1),
+        type=int,
     ),
     "level": Setting("confidence level of the intervals", 0.95, _fraction, type=float),
     "alpha": Setting(

@@ -127,6 +127,7 @@ class NeuralEstimator(Estimator):
         pairs: Sequence[tuple[Any, Any]],
         *,
         seeds: Sequence[int] | None = None,
+        split_seeds: Sequence[int] | None = None,
         n_permutations: int = 0,
         permutation_seed: int = 0,
     ) -> list[MIEstimate]:
@@ -134,15 +135,21 @@ class NeuralEstimator(Estimator):
 
         ``seeds`` gives each problem its own seed (default: the ``seed`` setting for all), so
         ``estimate_many([(x, y)] * 5, seeds=range(5))`` is a seed-repeat study in one training.
+        ``split_seeds`` (default: ``seeds``) seeds the train / monitor / test split apart from the
+        initialisation and mini-batches, so that repeated data splits (outer resampling) and repeated
+        initialisations on one split can be told apart.
         With ``n_permutations > 0`` every result carries ``null``: the bound of its fixed trained
         critic on its test pairs with ``y`` permuted (see :mod:`seleak.estimators.neural` for why that
         is a valid permutation null). Results are in the order of ``pairs``.
         """
         t0 = time.perf_counter()
         seeds, device = self._check_call(pairs, seeds, n_permutations)
+        split_seeds = seeds if split_seeds is None else [int(v) for v in split_seeds]
+        if len(split_seeds) != len(seeds):
+            raise ValueError(f"{self.name}: {len(split_seeds)} split seeds for {len(pairs)} pairs")
         data = [check_pair(x, y, min_n=self.min_n, name=self.name) for x, y in pairs]
         with self._torch_threads():
-            splits = [self._split(xa, ya, seed) for (xa, ya), seed in zip(data, seeds)]
+            splits = [self._split(xa, ya, seed) for (xa, ya), seed in zip(data, split_seeds)]
             run = train_critics(
                 splits, seeds, self._settings, self._objective, self._value, self._eval_batch, device, self.name
             )
@@ -159,7 +166,7 @@ class NeuralEstimator(Estimator):
                 nulls = list(null_vals)
         elapsed = (time.perf_counter() - t0) / len(splits)
         return [
-            self._result(p, xa.shape[0], splits[p], run, chunks[p], nulls[p], seeds[p], elapsed)
+            self._result(p, xa.shape[0], splits[p], run, chunks[p], nulls[p], seeds[p], elapsed, split_seeds[p])
             for p, (xa, _) in enumerate(data)
         ]
 
@@ -209,6 +216,7 @@ class NeuralEstimator(Estimator):
         null: np.ndarray | None,
         seed: int,
         elapsed: float,
+        split_seed: int,
     ) -> MIEstimate:
         """Problem ``p``'s estimate, reported as if it had been trained alone; ``chunks`` (2, c) holds
         the reported bound and InfoNCE on each held-out chunk."""
@@ -237,6 +245,7 @@ class NeuralEstimator(Estimator):
                 n_train=int(split.train.size),
                 n_monitor=int(split.monitor.size),
                 n_test=int(n_te),
+                split_seed=int(split_seed),
                 chunk_size=int(min(eb, n_te)),
                 chunk_values=np.array(chunks[0], dtype=np.float64),
                 chunk_infonce=np.array(chunks[1], dtype=np.float64),
