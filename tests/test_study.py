@@ -81,6 +81,14 @@ def test_table_is_tidy_and_has_the_binding_columns(tmp_path: Path) -> None:
     assert (table["ci_low"] <= table["ci_high"]).all()
     assert ((table["p_value"] > 0) & (table["p_value"] <= 1)).all()
     assert run.computed == 6 and run.cached == 0
+    # the binding columns of the sandwich and the verdicts
+    for col in ["p_adjusted", "significant", "lower_bound_nats", "upper_bound_nats", "ceiling_nats", "saturated"]:
+        assert col in table.columns
+    assert (table["p_adjusted"] >= table["p_value"]).all()  # an adjustment never lowers a p-value
+    assert (table["significant"] == (table["p_adjusted"] <= 0.05)).all()
+    # the study measures the held-out images by default, and says so in every row
+    assert (table["split"] == "test").all() and table["representation"].str.contains("PCA per side").all()
+    assert not np.isinf(table.select_dtypes("number").to_numpy()).any()
 
 
 def test_resume_after_interruption_recomputes_only_missing_cells(tmp_path: Path, monkeypatch) -> None:

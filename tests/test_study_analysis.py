@@ -393,3 +393,12 @@ def test_attack_values_quote_every_name_chapter_5_uses() -> None:
     # the quoted estimator's correlations are repeated under "main"
     assert values["rho_main_accuracy_rho"] == values["rho_ksg_accuracy_rho"]
     assert all(isinstance(v, (int, float, str)) and not isinstance(v, np.generic) for v in values.values())
+
+
+def test_an_estimate_above_the_exact_upper_bound_is_marked_biased() -> None:
+    from seleak.study import shown_estimate, verdict_text
+
+    row = pd.Series({**_row("paper", "msb:1", "gaussian", 3.0, 0.5), "upper_bound_nats": 2.5})
+    assert shown_estimate(row) == "3.00 (above the upper bound 2.50: biased)"
+    # a non-significant verdict quotes the tighter of the interval's end and the exact bound
+    assert verdict_text(row, 0.01) == "< 2.50 nats (p_adj = 0.5)"

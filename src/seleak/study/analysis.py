@@ -33,6 +33,9 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     lower bounds (each is a 95 % bound, so the smallest is one too); ``upper_bound_nats`` the largest of
     the seeds' image-level bounds; ``saturated`` if any seed is.
     """
+    # a table written before a pixel column existed gives NaN there, not an error
+    optional = [c for c in ("npcr_expected", "uaci_expected") if c not in table.columns]
+    table = table.assign(**{c: math.nan for c in optional})
     grouped = table.groupby(KEYS, dropna=False, sort=False)
     out = grouped.agg(
         estimator_name=("estimator_name", "first"),
@@ -61,6 +64,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         corr_h=("corr_h", "mean"),
         npcr=("npcr", "mean"),
         uaci=("uaci", "mean"),
+        npcr_expected=("npcr_expected", "mean"),
+        uaci_expected=("uaci_expected", "mean"),
         psnr_db=("psnr_db", "mean"),
         ssim=("ssim", "mean"),
         seeds=("seed", "nunique"),
@@ -246,7 +251,10 @@ def pixel_against_embedding(summary: pd.DataFrame, estimator: str = "gaussian") 
 
 
 #: The classic SE metrics of chapter 1, as :func:`classic_table` lists them.
-CLASSIC_COLUMNS = ["pixel_mi_exact_bits", "pixel_mi_bits", "entropy_bits", "corr_h", "npcr", "uaci", "psnr_db", "ssim"]
+CLASSIC_COLUMNS = [
+    "pixel_mi_exact_bits", "pixel_mi_bits", "entropy_bits", "corr_h", "npcr", "npcr_expected", "uaci", "uaci_expected",
+    "psnr_db", "ssim",
+]  # fmt: skip
 
 
 def verdict_text(row: Any, alpha: float) -> str:
@@ -260,15 +268,21 @@ def verdict_text(row: Any, alpha: float) -> str:
     # only an interval of an estimate of the MI itself bounds the MI from above; a neural held-out
     # value estimates a lower bound (or is biased), so its interval says nothing about how large I is
     if row.get("interval") == "subsample" and high == high:
+        upper = row.get("upper_bound_nats", math.inf)
+        high = min(high, upper) if upper == upper else high  # the exact bound, when it is tighter
         return f"< {max(high, 0.0):.2f} nats (p_adj = {row['p_adjusted']:.2g})"
     return f"no evidence (p_adj = {row['p_adjusted']:.2g}); no upper bound"
 
 
 def shown_estimate(row: Any, digits: int = 2) -> str:
     """The estimate as a reader may read it: ``">= LB"`` when saturated (a floor, not a value), else the
-    value with its interval."""
+    value with its interval, marked when it lies above the exact image-level upper bound (then the
+    estimator is biased upwards on these data: the value is not a measurement)."""
     if bool(row["saturated"]) and not bool(row["degenerate"]):
         return f">= {row['lower_bound_nats']:.{digits}f}"
+    upper = row.get("upper_bound_nats", math.nan)
+    if not bool(row["degenerate"]) and upper == upper and row["mi_nats"] > upper + 1e-9:
+        return f"{row['mi_nats']:.{digits}f} (above the upper bound {upper:.{digits}f}: biased)"
     if row["ci_low"] == row["ci_low"] and not bool(row["degenerate"]):
         return f"{row['mi_nats']:.{digits}f} [{row['ci_low']:.{digits}f}, {row['ci_high']:.{digits}f}]"
     return f"{row['mi_nats']:.{digits}f}"

@@ -213,10 +213,11 @@ def _family_and_k(scheme: Any) -> tuple[str, float]:
 
 def _pixel_view(plain: np.ndarray, cipher: np.ndarray, scheme: Any) -> dict[str, Any]:
     """Pixel-level MI (plug-in with Miller–Madow correction, and exact where it has a closed form) and
-    the classic SE metrics of the encrypted images."""
+    the classic SE metrics of the encrypted images, with the exact expected NPCR/UACI of these plain
+    images against a cipher of this scheme (NaN where the scheme is not a fixed set of pixel bits)."""
     from seleak import metrics
 
-    classic = metrics.classic_metrics(plain, cipher)
+    classic = metrics.classic_metrics(plain, cipher, scheme=scheme)
     row: dict[str, Any] = {}
     for out, key in (
         ("pixel_mi_bits", "mi_plugin_mm_bits"),
@@ -224,6 +225,8 @@ def _pixel_view(plain: np.ndarray, cipher: np.ndarray, scheme: Any) -> dict[str,
         ("corr_h", "corr_h_cipher"),
         ("npcr", "npcr"),
         ("uaci", "uaci"),
+        ("npcr_expected", "npcr_expected"),
+        ("uaci_expected", "uaci_expected"),
         ("psnr_db", "psnr"),
         ("ssim", "ssim"),
     ):
@@ -380,7 +383,7 @@ _DERIVED = ("estimator", "mi_bits", "split", "p_adjusted", "significant")
 
 _PIXEL_FINITE = ("pixel_mi_bits", "entropy_bits", "npcr", "uaci")
 # undefined in corner cases (a constant image has no correlation; exact MI only for bit-plane schemes)
-_PIXEL_MAY_BE_NAN = ("corr_h", "ssim", "pixel_mi_exact_bits")
+_PIXEL_MAY_BE_NAN = ("corr_h", "ssim", "pixel_mi_exact_bits", "npcr_expected", "uaci_expected")
 
 
 def _read_entry(
