@@ -55,11 +55,11 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from seleak._io import atomic_write_text
-from seleak.data.patterns import generate_patterns, patterns_label_truth, patterns_truth
+from seleak.data.patterns import generate_patterns
 from seleak.embedding import get_embedder
 from seleak.encryption import encrypt
 from seleak.leakage import measure_leakage
-from seleak.metrics import image_level_mi
+from seleak.metrics import image_level_mi, patterns_label_truth, patterns_truth
 from seleak.stats import clopper_pearson
 
 OUT = Path(__file__).resolve().parent / "results" / "pipeline_ground_truth.json"

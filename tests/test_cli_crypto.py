@@ -208,8 +208,11 @@ def test_leak_on_npz_files_writes_a_table(tmp_path, capsys):
     )
     table = pd.read_csv(out)
     assert list(table.estimator) == ["gaussian", "ksg"]
-    assert {"mi_nats", "mi_bits", "ci_low", "ci_high", "p_value", "n"} <= set(table.columns)
+    assert {"mi_nats", "mi_bits", "ci_low", "ci_high", "p_value", "n", "reads", "lower_bound_nats"} <= set(
+        table.columns
+    )
     assert (table.n == 80).all() and (table.ci_low <= table.ci_high).all()
+    assert not table.degenerate.any() and table.reads.str.contains(r"\[").all()  # value [interval]
     # one plane encrypted: strong dependence, every permutation falls below the observed value
     assert np.allclose(table.p_value, 1 / 20) and (table.mi_nats > 0.3).all()
     assert "gaussian" in capsys.readouterr().out

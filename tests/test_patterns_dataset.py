@@ -15,11 +15,9 @@ from seleak.data import (
     load_dataset,
     pattern_alphabet,
     patterns_images,
-    patterns_label_truth,
-    patterns_truth,
 )
 from seleak.encryption import Region, parse_scheme
-from seleak.metrics import image_level_mi
+from seleak.metrics import image_level_mi, patterns_label_truth, patterns_truth
 
 SCHEMES = [f"msb:{k}" for k in range(9)] + [f"lsb:{k}" for k in range(9)]
 SCHEMES += [

@@ -34,11 +34,11 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from seleak.data.patterns import generate_patterns, patterns_truth
+from seleak.data.patterns import generate_patterns
 from seleak.embedding import get_embedder
 from seleak.encryption import encrypt
 from seleak.leakage import measure_leakage
-from seleak.metrics import image_level_mi
+from seleak.metrics import image_level_mi, patterns_truth
 
 N_IMAGES = 1000
 SCHEMES = {

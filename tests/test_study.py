@@ -213,12 +213,24 @@ def test_findings_pass_on_a_table_that_shows_them() -> None:
 
 
 def test_findings_fail_where_the_table_contradicts_them() -> None:
-    # full: p = 0.01, adjusted 0.02 (Holm over four) -> significant; msb:3 above msb:2's interval;
-    # msb:1's lower bound forged above the image-level upper bound
+    # full: p = 0.01, adjusted 0.02 (Holm over four) -> significant; msb:3 above msb:2's interval
     table = _synthetic({"msb:1": (1.0, 0.005), "msb:2": (0.4, 0.2), "msb:3": (0.9, 0.005), "full": (0.3, 0.01)})
-    table.loc[table["scheme"] == "msb:1", "lower_bound_nats"] = 7.5
     failed = set(study.findings(table).query("not passed")["check"])
-    assert failed == {"no evidence under full", "non-increasing in k (msb)", "lower bound <= upper bound"}
+    assert failed == {"no evidence under full", "non-increasing in k (msb)"}
+
+
+def test_the_sandwich_check_allows_what_chance_allows_and_no_more() -> None:
+    # 12 schemes; a 95 % lower bound above the exact upper bound happens by chance, so one such row of
+    # twelve passes, while all twelve (Binomial(12, 0.05) >= 12: probability 2e-16) is a bug
+    values = {f"msb:{k}": (1.0 / k, 0.001) for k in range(1, 9)} | {f"lsb:{k}": (1.0, 0.001) for k in range(1, 5)}
+    table = _synthetic(values)
+    one = table.copy()
+    one.loc[one["scheme"] == "msb:1", "lower_bound_nats"] = 7.5
+    checks = study.findings(one).set_index("check")
+    assert checks.loc["lower bound <= upper bound", "passed"]
+    assert checks.loc["lower bound <= upper bound", "detail"].startswith("1 above (chance allows")
+    table["lower_bound_nats"] = 7.5
+    assert not study.findings(table).set_index("check").loc["lower bound <= upper bound", "passed"]
 
 
 def test_an_unadjusted_p_value_is_not_a_verdict() -> None:
@@ -259,8 +271,10 @@ def test_msb_findings_hold_on_a_small_study(tmp_path: Path) -> None:
     - no evidence under full encryption: the summary's p-value is the largest over four seeds (four
       independent keys), and under independence each is <= 0.05 with probability <= 0.05, so a false
       failure needs all four: 0.05**4 = 6e-6 per estimator (1.3e-5 for both); adjustment only raises p;
-    - lower bound <= upper bound: the upper bound is log 400 = 5.99 nats (400 distinct digits), and a
-      held-out InfoNCE bound from batches of B rows never exceeds log B < log 400.
+    - lower bound <= upper bound: where the upper bound is log 400 = 5.99 nats (400 distinct digits) it
+      holds always (a held-out InfoNCE bound from batches of B rows never exceeds log B < log 400); under
+      full encryption (upper bound 0) each 95 % bound exceeds it with probability <= 0.05, and the check
+      allows the count Binomial(n, 0.05) exceeds with probability 1e-6.
     """
     config = config_from_mapping(
         {

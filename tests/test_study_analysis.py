@@ -198,10 +198,11 @@ def test_leakage_values_quote_the_table_under_every_name_chapter_4_uses() -> Non
     assert values["n_rows"] == len(table) and values["n_tests"] == len(table)  # nothing degenerate
     assert values["n_adjusted"] == int(table["significant"].sum())
     assert values["plugin_k1_lb"] == pytest.approx(0.9) and values["upper_k1"] == pytest.approx(math.log(100))
-    assert values["plugin_k1"] == pytest.approx(1.0) and values["mine_k1"] == pytest.approx(2.0)
+    # estimates are quoted as a reader may read them: value [interval], or ">= lower bound" if saturated
+    assert values["plugin_k1"] == "1.000 [0.950, 1.050]" and values["mine_k1"] == "2.000 [1.950, 2.050]"
     assert values["plugin_quiet"] == "k = 4" and values["mine_quiet"] == "k = 4"
     assert values["full_quiet"] == "3 of 3"
-    assert values["lsb4"] == pytest.approx(1.25) and values["msb4"] == pytest.approx(0.75)
+    assert values["lsb4"] == "1.250 [1.200, 1.300]" and values["msb4"] == "0.750 [0.700, 0.800]"
     assert values["px_lsb4"] == pytest.approx(4.0) and values["px_msb4"] == pytest.approx(4.0)
     assert 0 <= values["n_passed"] <= values["n_checks"]
 
@@ -401,4 +402,4 @@ def test_an_estimate_above_the_exact_upper_bound_is_marked_biased() -> None:
     row = pd.Series({**_row("paper", "msb:1", "gaussian", 3.0, 0.5), "upper_bound_nats": 2.5})
     assert shown_estimate(row) == "3.00 (above the upper bound 2.50: biased)"
     # a non-significant verdict quotes the tighter of the interval's end and the exact bound
-    assert verdict_text(row, 0.01) == "< 2.50 nats (p_adj = 0.5)"
+    assert verdict_text(row, 0.01) == "< 2.50 nats here (p_adj = 0.5)"

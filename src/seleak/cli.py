@@ -506,6 +506,9 @@ def _cmd_leak(args: argparse.Namespace) -> int:
             {
                 "estimator": name,
                 "n": r.n,
+                # how a reader may quote it: ">= lower bound" when saturated, else value [interval]
+                "reads": r.shown(3),
+                "lower_bound_nats": r.lower_bound,
                 "mi_nats": r.nats,
                 "mi_bits": r.bits,
                 "ci_low": r.ci_low,
@@ -514,6 +517,7 @@ def _cmd_leak(args: argparse.Namespace) -> int:
                 "interval": r.interval,
                 "ceiling_nats": r.ceiling,
                 "saturated": r.saturated,
+                "degenerate": r.degenerate,
                 "settings": ",".join(f"{k}={v}" for k, v in sorted(r.settings.items())),
             }
         )

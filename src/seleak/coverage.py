@@ -163,7 +163,7 @@ def interval_coverage(
     ``reps`` independent samples of ``n`` rows of ``dim``-dimensional correlated Gaussians with true MI
     ``mi`` nats; each gets an interval from ``n_boot`` half-size subsamples. ``estimator``: a name for
     :func:`seleak.estimators.get_estimator` (default settings) or a configured non-neural estimator
-    (neural ones get seed intervals, which measure the training's spread, not the sampling's).
+    (a neural estimate's interval comes from repeated data splits: ``seleak.stats.neural_resampling``).
     ``n_jobs`` worker processes share the repetitions; the result is the same for any ``n_jobs``.
 
     Cost: ``reps * (n_boot + 1)`` estimates; about 30 ms per repetition for the Gaussian estimator and
@@ -175,7 +175,7 @@ def interval_coverage(
     if est.neural:
         raise ValueError(
             f"interval_coverage simulates the subsample interval of non-neural estimators; {est.name!r} is "
-            "neural (its interval is over training seeds): use 'gaussian', 'ksg' or 'plugin'"
+            "neural (its interval comes from repeated data splits): use 'gaussian', 'ksg' or 'plugin'"
         )
     dim = _check_int("dim", dim, 1, "1")
     if not is_number(mi) or not math.isfinite(mi) or mi < 0:

@@ -100,6 +100,8 @@ class LeakageResult:
         """The estimate as a reader should see it: ``">= LB"`` when saturated, else the value with its
         interval."""
         if self.saturated:
+            if math.isnan(self.lower_bound):
+                return f"{self.nats:.{digits}f} (saturated: a floor)"
             return f">= {self.lower_bound:.{digits}f}"
         if math.isnan(self.ci_low):
             return f"{self.nats:.{digits}f}"
@@ -128,7 +130,7 @@ def measure_leakage(
     fit_fraction: float = 0.5,
     permutations: int = 199,
     n_boot: int = 200,
-    neural_seeds: int = 3,
+    neural_seeds: int = 2,
     neural_splits: int = 5,
     level: float = 0.95,
     bound_level: float = 0.95,

@@ -29,6 +29,8 @@ from seleak.encryption import BitPlanes, Full, Scheme, as_scheme, check_images
 from seleak.entropy import entropy_nats  # re-exported: seleak.metrics.entropy_nats
 
 __all__ = [
+    "patterns_truth",
+    "patterns_label_truth",
     "NPCR_IDEAL",
     "UACI_IDEAL",
     "NPCRUACI",
@@ -541,3 +543,44 @@ def classic_metrics(
     out["mi_plugin_mm_bits"] = pixel_mi_plugin(plain, cipher, correction="miller-madow")
     out["n_images"] = float(plain.shape[0])
     return out
+
+
+def _pattern_mask(scheme: Scheme | str) -> np.ndarray:
+    """The encrypted bits of every pixel of a ``patterns`` image under ``scheme`` (fixed bit sets only)."""
+    from seleak.data.patterns import PATTERNS_SIDE
+
+    scheme = as_scheme(scheme)
+    shape = (PATTERNS_SIDE, PATTERNS_SIDE, 3)
+    if scheme.is_pixel_scheme:
+        try:
+            return np.broadcast_to(np.asarray(scheme.bit_mask(shape), dtype=np.uint8), shape)
+        except (NotImplementedError, TypeError):
+            pass
+    raise TypeError(
+        f"the exact MI of 'patterns' is known for schemes that encrypt a fixed set of pixel bits; got {scheme.spec!r}"
+    )
+
+
+def patterns_truth(scheme: Scheme | str, alphabet_size: int = 4, grid: int = 2) -> float:
+    """``I(X; SE(X))`` in nats for ``X`` uniform over all ``alphabet_size**(grid*grid)`` images of the
+    synthetic ``"patterns"`` design (:mod:`seleak.data.patterns`).
+
+    ``SE`` is ``scheme`` (a :class:`~seleak.encryption.Scheme` or spec string) with a uniform
+    keystream. For schemes that XOR keystream into a fixed set of pixel bits (bit-planes, full,
+    regions) ``I = H(clear part of X) = sum over cells c of H(P_S and not mask_c)``, ``S`` uniform over
+    the alphabet and ``mask_c`` the scheme's bit mask restricted to cell ``c``: ``grid**2 * log(A)`` in
+    the clear, 0 under full encryption. Other schemes (DCT) raise ``TypeError``: their MI is not known
+    in closed form. The truth is for the native 32x32 images (not after ``size=`` resizing).
+    """
+    from seleak.data.patterns import patterns_cell_entropies
+
+    return float(patterns_cell_entropies(_pattern_mask(scheme), alphabet_size, grid).sum())
+
+
+def patterns_label_truth(scheme: Scheme | str, alphabet_size: int = 4, grid: int = 2) -> float:
+    """``I(label; SE(X))`` in nats on the ``"patterns"`` design, the label being the symbol of the first
+    cell: the clear part of that cell is a function of the label and the other cells are independent
+    of it, so this is ``H(clear part of cell 0)`` (``log A`` in the clear, 0 when cell 0 is encrypted)."""
+    from seleak.data.patterns import patterns_cell_entropies
+
+    return float(patterns_cell_entropies(_pattern_mask(scheme), alphabet_size, grid)[0])

@@ -457,7 +457,11 @@ def interval(
     re-using ``estimate`` when given) otherwise. ``n`` sets whichever count applies (``n_boot`` /
     ``n_seeds``, when given, take precedence). A count that is given must be an int >= 2: 0, a
     negative number, a bool or a float raises ``ValueError`` naming it rather than falling back to the
-    default. The result unpacks as ``low, high = interval(...)``."""
+    default. The result unpacks as ``low, high = interval(...)``.
+
+    A neural estimator's seed interval mixes the split's and the optimisation's randomness; the interval
+    of the sampling error, by repeated data splits with the seed spread apart, is
+    :func:`neural_resampling` (what :func:`seleak.leakage.measure_leakage` reports)."""
     _check_estimator(est, "interval")
     counts = {
         k: _check_count(k, v, 2) for k, v in (("n", n), ("n_boot", n_boot), ("n_seeds", n_seeds)) if v is not None

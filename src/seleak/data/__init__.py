@@ -18,13 +18,14 @@ Offline data sets (no network, ever; the files ship inside the scikit-learn and 
 ``"patterns"``
     synthetic, generated here (no files): 32×32 RGB images of 2×2 cells, each cell one of 4 fixed
     patterns drawn i.i.d. uniformly by ``seed``; label = the top-left cell's pattern. Its image-level
-    MI under a bit-plane or region scheme is known exactly: :func:`patterns_truth` (nats).
+    MI under a bit-plane or region scheme is known exactly: ``seleak.metrics.patterns_truth`` (nats).
 
 Real data sets in their official on-disk format, read from ``root`` (downloaded only with
 ``download=True``, through torchvision): ``"cifar10"``, ``"cifar100"``, ``"mnist"``,
 ``"fashionmnist"``, ``"kmnist"``, ``"svhn"``.
 
-The offline sets have no official split, so a fixed stratified 80/20 split is made here (independent of
+The offline sets have no official split, so a fixed stratified split is made here (80/20; 40/60 for the
+digits, whose 1 078 held-out images the study measures) (independent of
 ``seed``, so a model trained on ``split="train"`` never sees ``split="test"``); ``split="all"`` returns
 everything. ``"patterns"`` is drawn by ``seed`` (4096 i.i.d. images; train = the first 80 %, test = the
 rest, ``n`` keeps the first ``n``).
@@ -40,15 +41,14 @@ Layout, one file per idea (the public names are re-exported here: import them fr
 :mod:`~seleak.data.offline`
     the digits, photos and faces sets read from the scikit-learn and scikit-image wheels.
 :mod:`~seleak.data.patterns`
-    the synthetic ``"patterns"`` set and its exact mutual information (:func:`patterns_truth`).
+    the synthetic ``"patterns"`` set and the per-cell entropies behind its exact mutual information.
 :mod:`~seleak.data.disk`
     the CIFAR, MNIST-like and SVHN readers, the data root and the download through torchvision.
 :mod:`~seleak.data.pickles`
     the restricted unpickler the CIFAR files are read with.
 
 This subpackage imports nothing from seleak but :mod:`seleak._io` and :mod:`seleak._validation` (it is
-the bottom layer); only :func:`patterns_truth` reads a scheme, importing :mod:`seleak.encryption` when
-called.
+the bottom layer).
 """
 
 from seleak.data.dataset import ImageDataset, available_datasets, load_dataset
@@ -58,9 +58,8 @@ from seleak.data.patterns import (
     enumerate_patterns,
     generate_patterns,
     pattern_alphabet,
+    patterns_cell_entropies,
     patterns_images,
-    patterns_label_truth,
-    patterns_truth,
 )
 from seleak.data.pickles import UnsafePickleError
 from seleak.data.resample import resample_matrix, resize_images
@@ -81,6 +80,5 @@ __all__ = [
     "patterns_images",
     "generate_patterns",
     "enumerate_patterns",
-    "patterns_truth",
-    "patterns_label_truth",
+    "patterns_cell_entropies",
 ]

@@ -25,7 +25,8 @@ encryption (times 4 cells for the image).
 For ``X`` uniform over all ``A**(g*g)`` images and a scheme that XORs keystream into a fixed set of
 pixel bits, ``I(X; SE(X)) = H(clear part of X)`` and, the cells being independent, it is the sum over
 the cells of the entropy of the clear part of one uniformly drawn pattern
-(:func:`patterns_truth`); the label's share is :func:`patterns_label_truth`.
+(``seleak.metrics.patterns_truth``, from :func:`patterns_cell_entropies`); the label's share is
+``seleak.metrics.patterns_label_truth``.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ __all__ = [
     "patterns_images",
     "generate_patterns",
     "enumerate_patterns",
-    "patterns_truth",
-    "patterns_label_truth",
+    "patterns_cell_entropies",
     "load_patterns",
 ]
 
@@ -162,23 +162,18 @@ def enumerate_patterns(alphabet_size: int = 4, grid: int = 2) -> tuple[np.ndarra
     return patterns_images(symbols, a, g), symbols
 
 
-def _cell_entropies(scheme: Any, a: int, g: int) -> np.ndarray:
-    """Per cell, the entropy (nats) of the clear part of a uniformly drawn pattern under ``scheme``."""
-    from seleak.encryption import as_scheme
+def patterns_cell_entropies(mask: np.ndarray, alphabet_size: int = 4, grid: int = 2) -> np.ndarray:
+    """Per cell, the entropy (nats) of the clear part of a uniformly drawn pattern, ``mask`` being the
+    encrypted bits of every pixel (uint8, broadcastable to ``(32, 32, 3)``; 1 bits are encrypted).
 
-    scheme = as_scheme(scheme)
+    ``seleak.metrics.patterns_truth`` turns a scheme into its mask and sums these (this layer knows no
+    schemes)."""
+    a, g = _check_design(alphabet_size, grid)
     shape = (PATTERNS_SIDE, PATTERNS_SIDE, _CHANNELS)
-    mask = None
-    if scheme.is_pixel_scheme:
-        try:
-            mask = np.broadcast_to(np.asarray(scheme.bit_mask(shape), dtype=np.uint8), shape)
-        except (NotImplementedError, TypeError):
-            mask = None
-    if mask is None:
-        raise TypeError(
-            f"the exact MI of 'patterns' is known for schemes that encrypt a fixed set of pixel bits; "
-            f"got {scheme.spec!r}"
-        )
+    try:
+        mask = np.broadcast_to(np.asarray(mask, dtype=np.uint8), shape)
+    except ValueError as err:
+        raise ValueError(f"mask must broadcast to {shape}, got shape {np.shape(mask)}") from err
     pats = _alphabet(a, g)
     cell = PATTERNS_SIDE // g
     out = np.empty(g * g)
@@ -190,29 +185,6 @@ def _cell_entropies(scheme: Any, a: int, g: int) -> np.ndarray:
             p = counts / a
             out[i * g + j] = max(0.0, float(-(p * np.log(p)).sum()))
     return out
-
-
-def patterns_truth(scheme: Any, alphabet_size: int = 4, grid: int = 2) -> float:
-    """``I(X; SE(X))`` in nats for ``X`` uniform over all ``alphabet_size**(grid*grid)`` images.
-
-    ``SE`` is ``scheme`` (a :class:`~seleak.encryption.Scheme` or spec string) with a uniform
-    keystream. For schemes that XOR keystream into a fixed set of pixel bits (bit-planes, full,
-    regions) ``I = H(clear part of X) = sum over cells c of H(P_S and not mask_c)``, ``S`` uniform over
-    the alphabet and ``mask_c`` the scheme's bit mask restricted to cell ``c`` (the same for every cell
-    unless the scheme is a region): ``grid**2 * log(A)`` in the clear, 0 under full encryption. Other
-    schemes (DCT) raise ``TypeError``: their MI is not known in closed form. The truth is for the
-    native 32x32 images (not after ``size=`` resizing).
-    """
-    a, g = _check_design(alphabet_size, grid)
-    return float(_cell_entropies(scheme, a, g).sum())
-
-
-def patterns_label_truth(scheme: Any, alphabet_size: int = 4, grid: int = 2) -> float:
-    """``I(label; SE(X))`` in nats, the label being the symbol of the first cell: the clear part of
-    that cell is a function of the label and the other cells are independent of it, so this is
-    ``H(clear part of cell 0)`` (``log A`` in the clear, 0 when cell 0 is fully encrypted)."""
-    a, g = _check_design(alphabet_size, grid)
-    return float(_cell_entropies(scheme, a, g)[0])
 
 
 def load_patterns(seed: int = 0) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict[str, Any]]:
@@ -233,7 +205,7 @@ def load_patterns(seed: int = 0) -> tuple[np.ndarray, np.ndarray, tuple[str, ...
         "alphabet_size": a,
         "grid": g,
         "symbols_seed": seed,
-        "truth": "seleak.data.patterns_truth(scheme) nats, for X uniform over the 4**4 images",
+        "truth": "seleak.metrics.patterns_truth(scheme) nats, for X uniform over the 4**4 images",
         "h_x_nats": g * g * math.log(a),
     }
     return images, symbols[:, 0].copy(), tuple(f"pattern {i}" for i in range(a)), prov

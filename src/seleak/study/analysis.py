@@ -16,11 +16,17 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from seleak.study.cell import grid_dataset
 from seleak.study.config import Grid, StudyConfig
 
 KEYS = ["block", "dataset", "embedding", "scheme", "family", "k", "estimator"]
+
+#: Confidence level of the study's lower bounds (``seleak.leakage.measure_leakage``'s ``bound_level``).
+BOUND_LEVEL = 0.95
+#: Chance that the sandwich check of one group fails although every bound holds at its level.
+SANDWICH_FALSE_FAILURE = 1e-6
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
@@ -86,7 +92,8 @@ def findings(table: pd.DataFrame, *, family: str = "msb", block: str | None = No
     2. no evidence of leakage under full encryption (adjusted verdict);
     3. the estimates do not increase with k, within their intervals (the mean at k+1 is at most the upper
        end of the interval at k);
-    4. the sandwich holds: every certified lower bound is at most the image-level upper bound.
+    4. the sandwich holds: the certified lower bounds lie below the image-level upper bound, but for as
+       many as chance allows at their 95 % level (see :data:`SANDWICH_FALSE_FAILURE`).
 
     Returns one row per check with ``passed`` and a ``detail`` that quotes the numbers.
     """
@@ -127,11 +134,18 @@ def findings(table: pd.DataFrame, *, family: str = "msb", block: str | None = No
                     "; ".join(bad) or f"{len(ks)} values, k={int(ks[0])}..{int(ks[-1])}",
                 )
             )
-        over = g[g["lower_bound_nats"] > g["upper_bound_nats"] + 1e-9]
+        # each lower bound is a 95 % bound, so it may exceed the exact upper bound by chance (where that
+        # bound is below what the lower bound can reach, e.g. 0 under full encryption): allow the count
+        # that Binomial(n, 0.05) exceeds with probability <= 1e-6 (then a false failure of this check over
+        # a hundred groups has probability <= 1e-4); more is a bug, not chance
+        bounded = g[g["lower_bound_nats"].notna()]
+        over = bounded[bounded["lower_bound_nats"] > bounded["upper_bound_nats"] + 1e-9]
+        allowed = int(binom.isf(SANDWICH_FALSE_FAILURE, len(bounded), 1 - BOUND_LEVEL)) if len(bounded) else 0
         detail = ", ".join(
             f"{r.scheme}: {r.lower_bound_nats:.3f} > {r.upper_bound_nats:.3f}" for r in over.itertuples()
         )
-        checks.append((blk, ds, emb, est, "lower bound <= upper bound", over.empty, detail or f"{len(g)} schemes"))
+        detail = (f"{len(over)} above (chance allows {allowed}): " + detail) if len(over) else f"{len(g)} schemes"
+        checks.append((blk, ds, emb, est, "lower bound <= upper bound", len(over) <= allowed, detail))
     return pd.DataFrame(checks, columns=["block", "dataset", "embedding", "estimator", "check", "passed", "detail"])
 
 
@@ -259,7 +273,9 @@ CLASSIC_COLUMNS = [
 
 def verdict_text(row: Any, alpha: float) -> str:
     """What a row lets a reader say: ``"leaks"`` with its adjusted p when significant, else an upper
-    confidence statement ("< X nats") from the interval's upper end, never "no leakage"."""
+    confidence statement from the interval's upper end, never "no leakage". That statement is about
+    the measured representation (``"< X nats here"``): by data processing the full embedding may carry
+    more, and only the image-level ``upper_bound_nats`` bounds it."""
     if bool(row["degenerate"]):
         return "identical (nothing encrypted)"
     if bool(row["significant"]):
@@ -270,7 +286,7 @@ def verdict_text(row: Any, alpha: float) -> str:
     if row.get("interval") == "subsample" and high == high:
         upper = row.get("upper_bound_nats", math.inf)
         high = min(high, upper) if upper == upper else high  # the exact bound, when it is tighter
-        return f"< {max(high, 0.0):.2f} nats (p_adj = {row['p_adjusted']:.2g})"
+        return f"< {max(high, 0.0):.2f} nats here (p_adj = {row['p_adjusted']:.2g})"
     return f"no evidence (p_adj = {row['p_adjusted']:.2g}); no upper bound"
 
 
@@ -279,7 +295,8 @@ def shown_estimate(row: Any, digits: int = 2) -> str:
     value with its interval, marked when it lies above the exact image-level upper bound (then the
     estimator is biased upwards on these data: the value is not a measurement)."""
     if bool(row["saturated"]) and not bool(row["degenerate"]):
-        return f">= {row['lower_bound_nats']:.{digits}f}"
+        lb = row["lower_bound_nats"]
+        return f">= {lb:.{digits}f}" if lb == lb else f"{row['mi_nats']:.{digits}f} (saturated: a floor)"
     upper = row.get("upper_bound_nats", math.nan)
     if not bool(row["degenerate"]) and upper == upper and row["mi_nats"] > upper + 1e-9:
         return f"{row['mi_nats']:.{digits}f} (above the upper bound {upper:.{digits}f}: biased)"
@@ -400,36 +417,43 @@ def leakage_values(table: pd.DataFrame) -> dict[str, Any]:
         k = first_quiet(d)
         if k is None:
             return "no k in the grid"
-        high = value(d, f"msb:{k}", estimator, "ci_high")
-        return f"{max(high, 0.0):.2f} nats" if high == high else "no upper bound (a neural estimate)"
+        rows = d[d["scheme"] == f"msb:{k}"]
+        if rows.empty or rows.iloc[0]["interval"] != "subsample":
+            return "no upper bound (a neural estimate)"
+        return verdict_text(rows.iloc[0], 0.0).split(" (")[0].lstrip("< ")
+
+    def shown(frame: pd.DataFrame, scheme: str, estimator: str) -> str:
+        rows = frame[(frame["scheme"] == scheme) & (frame["estimator"] == estimator)]
+        return shown_estimate(rows.iloc[0], 3) if len(rows) else "not measured"
 
     # full encryption wherever it was measured: the reference blocks and the control block of more keys
     # (looked up by name: block_summary would fall back to another block when a study has none)
     full_rows = pd.concat([ref[ref["scheme"] == "full"], summary[summary["block"].isin(CONTROL_BLOCKS)]])
     px = lsb_against_msb(summary).drop_duplicates("scheme").set_index("scheme")["pixel_mi_exact_bits"]
     checks = findings(table)
-    live = table[~table["degenerate"].astype(bool)]
     return {
         "n_rows": len(table),
-        "n_tests": len(live),
-        "n_raw": int((live["p_value"] <= 0.05).sum()),
-        "n_adjusted": int(live["significant"].astype(bool).sum()),
+        # every row is a test, k = 0 included (an exact-match permutation test): the adjusted families
+        "n_tests": len(table),
+        "n_raw": int((table["p_value"] <= 0.05).sum()),
+        "n_adjusted": int(table["significant"].astype(bool).sum()),
         "n_blocks": int(table["block"].nunique()),
-        "plugin_k1": value(paper, "msb:1", "plugin"),
+        # estimates as a reader may read them: ">= lower bound" when saturated, else value [interval]
+        "plugin_k1": shown(paper, "msb:1", "plugin"),
         "plugin_k1_lb": value(paper, "msb:1", "plugin", "lower_bound_nats"),
-        "mine_k1": value(paper, "msb:1", "mine"),
+        "mine_k1": shown(paper, "msb:1", "mine"),
         "mine_k1_lb": value(paper, "msb:1", "mine", "lower_bound_nats"),
         "upper_k1": value(paper, "msb:1", "plugin", "upper_bound_nats"),
         "plugin_quiet": quiet(paper, "plugin"),
         "mine_quiet": quiet(paper, "mine"),
         "plugin_quiet_ub": upper_at_quiet(paper, "plugin"),
-        "gaussian_k1": value(est_block, "msb:1", "gaussian"),
+        "gaussian_k1": shown(est_block, "msb:1", "gaussian"),
         "gaussian_k1_lb": value(est_block, "msb:1", "gaussian", "lower_bound_nats"),
         "gaussian_quiet": quiet(est_block, "gaussian"),
         "gaussian_quiet_ub": upper_at_quiet(est_block, "gaussian"),
         "full_quiet": f"{int((~full_rows['significant'].astype(bool)).sum())} of {len(full_rows)}",
-        "lsb4": value(sch, "lsb:4", "gaussian"),
-        "msb4": value(ref, "msb:4", "gaussian"),
+        "lsb4": shown(sch, "lsb:4", "gaussian"),
+        "msb4": shown(ref, "msb:4", "gaussian"),
         "px_lsb4": float(px.get("lsb:4", np.nan)),
         "px_msb4": float(px.get("msb:4", np.nan)),
         "n_checks": len(checks),
@@ -607,8 +631,8 @@ def _p_values(compared: pd.DataFrame, estimator: str) -> pd.Series:
 
 
 def rank_table(points: pd.DataFrame, compared: pd.DataFrame, estimator: str) -> pd.DataFrame:
-    """Per scheme, the ranks (1 = leaks most) that ``estimator``, the exact pixel MI and the attacks give,
-    after the estimate and its adjusted p-value, so disagreements can be read off."""
+    """Per scheme, the ranks (1 = leaks most) that ``estimator``, the per-pixel MI of the clear planes and
+    the attacks give, after the estimate and its adjusted p-value, so disagreements can be read off."""
     columns = [estimator, "pixel_exact", "ssim_rec", "psnr_mid", "accuracy", "label_mi_nats"]
     ranks = points[columns].rank(ascending=False, method="min").astype("Int64")
     ranks.insert(0, f"{estimator} MI (nats)", points[estimator].round(3))
