@@ -1,0 +1,165 @@
+"""KSG speed: the current tree queries against the previous ``cKDTree`` ones, measured in the same run.
+
+Run on demand (not in CI):  python benchmarks/bench_ksg.py [--quick]
+
+The previous implementation (kept here as the baseline) found ``eps_i`` with ``cKDTree.query`` and
+counted the marginals with ``cKDTree.query_ball_point(..., return_length=True)``; the current one
+counts with scikit-learn's ``KDTree.query_radius(..., count_only=True)`` and, above 4 joint columns,
+finds ``eps_i`` with scikit-learn's ``KDTree`` too. A one-column marginal is counted by binary search
+in both. For each ``dx + dy`` and N the two run
+interleaved (previous, current, previous, ...), best of 3, single-threaded, on correlated Gaussians
+(1 nat); each row holds the two times, their ratio and both estimates (which must be equal). The
+log-log slope of time against N is fitted per dimension. scikit-learn's ``mutual_info_regression``
+at d = 1 is already the named peer in ``bench_estimators.py``.
+
+Results go to ``benchmarks/results/ksg.json``; the ratios are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import scipy
+import sklearn
+from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from scipy.spatial import cKDTree
+from scipy.special import digamma
+
+from seleak._io import atomic_write_text
+from seleak.estimators.groundtruth import correlated_gaussian
+from seleak.estimators.ksg import count_strictly_closer, ksg_mi, kth_neighbour_distance
+
+OUT = Path(__file__).resolve().parent / "results" / "ksg.json"
+
+
+def previous_counts(a: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """The previous marginal counts: ``cKDTree`` ball counts (one column: the binary search, unchanged)."""
+    if a.shape[1] == 1:
+        return count_strictly_closer(a, eps)
+    return cKDTree(a).query_ball_point(a, np.nextafter(eps, 0.0), p=np.inf, return_length=True) - 1
+
+
+def previous_ksg(x: np.ndarray, y: np.ndarray, k: int) -> float:
+    """The estimator's previous implementation: ``cKDTree`` for the k-NN and the marginal counts."""
+    z = np.hstack([x, y])
+    eps = cKDTree(z).query(z, k=k + 1, p=np.inf)[0][:, -1]
+    nx, ny = previous_counts(x, eps), previous_counts(y, eps)
+    return float(digamma(k) + digamma(x.shape[0]) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Best of ``repeats`` for each function, run in turn within each repeat (equal exposure to load)."""
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            best[name] = min(best[name], best_of(fn, 1))
+    return best
+
+
+def bench(dims: list[int], ns: list[int], big_n: int | None, k: int, repeats: int, budget_s: float) -> list[dict]:
+    rows = []
+    for d in dims:
+        sizes = list(ns) + ([big_n] if big_n and d == 4 else [])
+        for n in sizes:
+            x, y, truth = correlated_gaussian(n, d, 1.0, seed=0)
+            reps = repeats
+            if n == big_n:
+                # the largest N only within the time budget, predicted from the previous row's times at
+                # a slope of 1.5; the row records how many repeats it got
+                prev = rows[-1]
+                per_rep = (prev["previous_s"] + prev["current_s"]) * (n / prev["n"]) ** 1.5
+                reps = min(repeats, int(budget_s // per_rep))
+                if reps < 1:
+                    print(f"KSG {d}+{d} N={n}: skipped (predicted {per_rep:.0f} s per repeat > {budget_s:.0f} s)")
+                    continue
+            v_prev, v_cur = previous_ksg(x, y, k), ksg_mi(x, y, k)
+            eps = kth_neighbour_distance(np.hstack([x, y]), k)
+            t = interleaved(
+                {
+                    "previous": lambda: previous_ksg(x, y, k),
+                    "current": lambda: ksg_mi(x, y, k),
+                    "previous_count": lambda: previous_counts(x, eps),
+                    "current_count": lambda: count_strictly_closer(x, eps),
+                },
+                reps,
+            )
+            row = dict(
+                dx=d,
+                dy=d,
+                n=n,
+                k=k,
+                repeats=reps,
+                previous_s=t["previous"],
+                current_s=t["current"],
+                ratio=t["previous"] / t["current"],
+                previous_count_x_s=t["previous_count"],
+                current_count_x_s=t["current_count"],
+                count_ratio=t["previous_count"] / t["current_count"],
+                previous_nats=v_prev,
+                current_nats=v_cur,
+                true_nats=truth,
+            )
+            rows.append(row)
+            print(
+                f"KSG {d:>2}+{d:<2} N={n:>6}: previous {t['previous'] * 1e3:9.1f} ms, "
+                f"current {t['current'] * 1e3:8.1f} ms,"
+                f" previous/current = {row['ratio']:5.2f}x; one marginal's counts {row['count_ratio']:5.2f}x"
+                f"  (estimates {v_prev:.6f} / {v_cur:.6f}, truth {truth})"
+            )
+    return rows
+
+
+def slopes(rows: list[dict]) -> list[dict]:
+    """Least-squares slope of log(time) against log(N), per dimension and implementation."""
+    out = []
+    for d in sorted({r["dx"] for r in rows}):
+        rs = [r for r in rows if r["dx"] == d]
+        if len(rs) < 2:
+            continue
+        ns = [r["n"] for r in rs]
+        fit = {
+            key: float(np.polyfit(np.log(ns), np.log([r[f"{key}_s"] for r in rs]), 1)[0])
+            for key in ("previous", "current")
+        }
+        out.append(dict(dx=d, dy=d, ns=ns, previous_slope=fit["previous"], current_slope=fit["current"]))
+        print(f"log-log slope {d}+{d} over N={ns}: previous {fit['previous']:.2f}, current {fit['current']:.2f}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="N = 1e3 and 3e3 only, best of 2 (a few seconds)")
+    ap.add_argument("--budget", type=float, default=60.0, help="seconds allowed for the N = 1e5 row at 4+4")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    ns = [1000, 3000] if args.quick else [1000, 10000]
+    t0 = time.perf_counter()
+    rows = bench([1, 4, 5, 10, 20], ns, None if args.quick else 100000, 3, 2 if args.quick else 3, args.budget)
+    result = dict(
+        machine=dict(
+            platform=platform.platform(),
+            python=sys.version.split()[0],
+            cpus=os.cpu_count(),
+            load_average=os.getloadavg(),
+            numpy=np.__version__,
+            scipy=scipy.__version__,
+            sklearn=sklearn.__version__,
+        ),
+        ksg_previous_vs_current=rows,
+        log_log_slope=slopes(rows),
+    )
+    result["total_s"] = time.perf_counter() - t0
+    atomic_write_text(args.out, json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
