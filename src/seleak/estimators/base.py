@@ -227,7 +227,8 @@ class Estimator:
 
     Subclasses set ``name``, ``defaults`` (every setting with its default, the only names accepted)
     and ``min_n``, and implement ``_validate_settings`` and ``_estimate`` (which returns the value in
-    nats and a ``details`` dict).
+    nats and a ``details`` dict; a ``"flags"`` entry of it, a tuple of strings, becomes the result's
+    ``flags``).
     """
 
     name: ClassVar[str] = "base"
@@ -302,6 +303,7 @@ class Estimator:
             value, details = self._estimate(xa, ya)
         if not math.isfinite(value):
             raise EstimatorDivergedError(f"{self.name}: produced {value!r} on this input")
+        flags = tuple(details.pop("flags", ()))  # notes the estimator wants the reader to see
         return MIEstimate(
             nats=float(value),
             name=self.name,
@@ -309,6 +311,7 @@ class Estimator:
             n=xa.shape[0],
             wall_time_s=time.perf_counter() - t0,
             n_eval=xa.shape[0],
+            flags=flags,
             details=details,
         )
 

@@ -26,11 +26,23 @@ values), or ``N`` with ``discrete="always"`` (a column's own values, as many as 
 
 reached by ``y = x`` spread evenly over ``M`` cells (e.g. one continuous column, quantile bins,
 ``N`` a multiple of ``bins``).
+
+Sparse tables. Under independence the joint table has ``K = K_x K_y`` cells to fill (``K_x``, ``K_y``
+the occupied cells of each side); with fewer pairs than that most of them stay empty and the value is
+mostly bias: measured on independent Gaussians with quantile bins and the correction, about 0.03 nats
+at 3 pairs per cell, 0.3 at 1, 0.6 at 1/2, 1.4 at 1/5, 2.6 at 1/20 and 3.5 at 1/50 (Student-t pairs
+in 3 + 3 dimensions, 8 bins, N = 5000: 3.3 nats for a true 0.29). Below :data:`SPARSE_PAIRS_PER_CELL`
+pairs per cell the estimate warns (``RuntimeWarning``) and carries a flag; below
+:data:`EMPTY_PAIRS_PER_CELL` it refuses, when the cells come from the binning (``bins`` can be
+lowered). A table of categorical values kept as they are (``discrete="always"``, or columns with at
+most ``bins`` values) only warns: its cells are the data's own, and there its value is the MI of the
+empirical distribution by definition.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -46,7 +58,26 @@ from .base import (
     rescale_columns,
 )
 
-__all__ = ["PluginEstimator", "discretize", "entropy_nats", "entropy_from_labels"]
+__all__ = [
+    "PluginEstimator",
+    "discretize",
+    "binned_columns",
+    "entropy_nats",
+    "entropy_from_labels",
+    "SPARSE_PAIRS_PER_CELL",
+    "EMPTY_PAIRS_PER_CELL",
+]
+
+#: Fewer pairs per joint cell than this warns. Why 1/2: at least half the cells must then stay empty,
+#: and the measured bias on independent data passes half a nat; the study's settings stay above it
+#: (3 bins on 2 + 2 columns: 81 cells for its 125 to 2500 measured pairs and their half-samples; 2 bins
+#: on 4 + 4: 256 cells for 500 and more).
+SPARSE_PAIRS_PER_CELL = 0.5
+#: Fewer pairs per joint cell than this refuses binned data. Why 1/32: at most one cell in 32 can hold
+#: a pair, and the value on independent data is about 3 nats of pure bias, more than most dependences
+#: one would measure; the book's most crowded sensible use (8 bins on 2 + 2 columns at N = 200, a
+#: permutation-test exercise, about 1/20) still runs, with the warning.
+EMPTY_PAIRS_PER_CELL = 1.0 / 32.0
 
 
 def discretize(a: np.ndarray, bins: int, binning: str = "equal", discrete: str = "auto") -> np.ndarray:
@@ -75,6 +106,15 @@ def discretize(a: np.ndarray, bins: int, binning: str = "equal", discrete: str =
     stacked = np.stack(cols, axis=1)
     _, labels = np.unique(stacked, axis=0, return_inverse=True)
     return labels.reshape(-1)
+
+
+def binned_columns(a: np.ndarray, bins: int, discrete: str = "auto") -> int:
+    """How many columns of ``a`` (N, d) :func:`discretize` cuts into bins (the others keep their values)."""
+    if discrete == "always":
+        return 0
+    if discrete == "never":
+        return int(a.shape[1])
+    return int(sum(np.unique(a[:, j]).size > bins for j in range(a.shape[1])))
 
 
 def entropy_from_labels(labels: np.ndarray, miller_madow: bool = False) -> float:
@@ -146,6 +186,7 @@ class PluginEstimator(Estimator):
                 )
         lx = discretize(x, s["bins"], s["binning"], s["discrete"])
         ly = discretize(y, s["bins"], s["binning"], s["discrete"])
+        flags = self._check_fill(x, y, lx, ly)
         # The joint cell is the pair of marginal cells: exactly the product partition.
         lxy = lx * (ly.max() + 1) + ly
         mm = s["correction"] == "miller-madow"
@@ -153,4 +194,42 @@ class PluginEstimator(Estimator):
         hy = entropy_from_labels(ly, mm)
         hxy = entropy_from_labels(np.unique(lxy, return_inverse=True)[1].reshape(-1), mm)
         details.update(cells_x=int(lx.max() + 1), cells_y=int(ly.max() + 1), cells_xy=int(np.unique(lxy).size))
+        if flags:
+            details["flags"] = flags
         return hx + hy - hxy, details
+
+    def _check_fill(self, x: np.ndarray, y: np.ndarray, lx: np.ndarray, ly: np.ndarray) -> tuple[str, ...]:
+        """Refuse (``ValueError``) or warn about (``RuntimeWarning``, and the returned flag) a joint table
+        with more cells than the pairs can fill (see the module docstring); ``()`` when it is fine."""
+        s = self._settings
+        n = x.shape[0]
+        kx, ky = int(lx.max() + 1), int(ly.max() + 1)  # occupied cells (the labels are 0..k-1)
+        per_cell = n / (kx * ky)
+        if per_cell >= SPARSE_PAIRS_PER_CELL:
+            return ()
+        dx, dy = x.shape[1], y.shape[1]
+        binned = binned_columns(x, s["bins"], s["discrete"]) + binned_columns(y, s["bins"], s["discrete"])
+        # the most bins per column that would leave SPARSE_PAIRS_PER_CELL pairs per cell or more
+        fit = math.floor((n * SPARSE_PAIRS_PER_CELL) ** (1.0 / (dx + dy)) + 1e-9)
+        fix = (
+            f"use fewer bins (bins={fit}: at most {fit ** (dx + dy)} joint cells), or project first (pca_dim=1, "
+            "or seleak.estimators.project(x, y, dim=1))"
+            if fit >= 2
+            else "project first (pca_dim=1, or seleak.estimators.project(x, y, dim=1)) or give more pairs"
+        ) + ", or use 'ksg' or 'gaussian'"
+        what = (
+            f"plugin: {kx} x {ky} = {kx * ky} joint cells (bins={s['bins']} on {dx} + {dy} columns) for {n} "
+            f"pairs, {per_cell:.3g} per cell"
+        )
+        if binned and per_cell < EMPTY_PAIRS_PER_CELL:
+            raise ValueError(
+                f"{what}: the table cannot be filled, and on independent data such a binning alone reports "
+                f"about {math.log(1.0 / per_cell) - 0.4:.1f} nats. Fix: {fix}"
+            )
+        warnings.warn(
+            f"{what}: most cells stay empty and the estimate is biased upward (on independent data about 0.6 "
+            f"nats at 1/2 pair per cell, 2.6 at 1/20). Fix: {fix}",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return (f"sparse table: {kx * ky} joint cells for {n} pairs ({per_cell:.3g} per cell), biased upward",)

@@ -46,7 +46,12 @@ zero and stay there (their gradient is zero).
 
 Divergence is never silent: a problem whose training bound becomes non-finite stops being
 checkpointed, its last good checkpoint is used and the estimate carries a flag; if no finite
-checkpoint exists, :class:`~seleak.estimators.base.EstimatorDivergedError` is raised.
+checkpoint exists, :class:`~seleak.estimators.base.EstimatorDivergedError` is raised. A bound can
+also run away while staying finite (MINE and NWJ on heavy-tailed data: thousands of nats below 0):
+when the median training bound over the steps between two monitor evaluations falls below
+``-RUNAWAY_NATS`` (1 nat; a constant critic scores about 0) the same error is raised, saying what to
+change. A monitor bound that was never positive is flagged, not raised: on independent data a healthy
+critic's monitor bound hovers about 0.
 
 Where things are: ``bounds`` (the bounds and training objectives on score matrices), ``critics``
 (the batched MLPs and the separable/joint critic), ``training`` (splits, the training loop, early
