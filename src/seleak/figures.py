@@ -95,7 +95,11 @@ def sandwich_plot(ax, summary: pd.DataFrame, estimator: str, *, family: str = "m
     ax.fill_between(
         d["k"], 0, d["lower_bound_nats"].fillna(0), color=c, alpha=0.3, lw=0, label="certified (95 % lower bound)"
     )
-    has_ci = d["ci_low"].notna()
+    # a saturated estimate is a floor, not a value: drawn as an upward triangle at its lower bound
+    sat = d["saturated"].astype(bool) & ~d["degenerate"].astype(bool)
+    if sat.any():
+        ax.plot(d["k"][sat], d["lower_bound_nats"][sat], "^", color=c, ms=9, label="saturated: >= lower bound")
+    has_ci = d["ci_low"].notna() & ~sat
     ax.errorbar(
         d["k"][has_ci],
         d["mi_nats"][has_ci],
