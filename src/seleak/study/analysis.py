@@ -441,6 +441,8 @@ def leakage_values(table: pd.DataFrame) -> dict[str, Any]:
         # estimates as a reader may read them: ">= lower bound" when saturated, else value [interval]
         "plugin_k1": shown(paper, "msb:1", "plugin"),
         "plugin_k1_lb": value(paper, "msb:1", "plugin", "lower_bound_nats"),
+        "plugin_k1_p": value(paper, "msb:1", "plugin", "p_adjusted"),
+        "mine_k1_p": value(paper, "msb:1", "mine", "p_adjusted"),
         "mine_k1": shown(paper, "msb:1", "mine"),
         "mine_k1_lb": value(paper, "msb:1", "mine", "lower_bound_nats"),
         "upper_k1": value(paper, "msb:1", "plugin", "upper_bound_nats"),
