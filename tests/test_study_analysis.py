@@ -220,11 +220,12 @@ STUDY = {
         {"name": "full-keys", "schemes": ["full"], "seeds": [0, 1, 2, 3]},
         {"name": "schemes", "schemes": ["lsb:1..2", "full"], "seeds": [5]},
         {"name": "embeddings", "embeddings": ["random:small"]},
+        {"name": "size-250", "n": 250, "schemes": ["msb:1"]},
     ],
 }
 
 
-def test_comparison_leaves_out_the_control_block_and_other_embeddings() -> None:
+def test_comparison_leaves_out_the_control_and_sample_size_blocks_and_other_embeddings() -> None:
     c = select_attack_comparison(config_from_mapping(STUDY))
     assert c.blocks == ["paper", "schemes"] and c.embedding == "trained:digits" and c.dataset == "digits"
     assert c.schemes == ["msb:0", "msb:1", "msb:2", "lsb:1", "lsb:2", "full"]

@@ -525,12 +525,17 @@ def select_attack_comparison(
 ) -> AttackComparison:
     """The blocks, data set, embedding, schemes and seeds chapter 5 compares, from its parameters.
 
-    ``blocks``: empty for every block but the :data:`CONTROL_BLOCKS`; ``dataset`` and ``embedding``: empty
+    ``blocks``: empty for every block but the :data:`CONTROL_BLOCKS` and the sample-size blocks
+    (:data:`SIZE_PREFIX`: the same schemes at another N, not other schemes); ``dataset`` and ``embedding``: empty
     for the first of the first selected block, and only blocks measuring both are kept; ``seeds``: study
     seeds before the shift by ``seed`` (the shift :func:`seleak.study.load_study` applied), empty for
     every seed of the kept blocks.
     """
-    grids = [g for g in config.grids if (g.block in blocks if blocks else g.block not in CONTROL_BLOCKS)]
+    grids = [
+        g
+        for g in config.grids
+        if (g.block in blocks if blocks else g.block not in CONTROL_BLOCKS and not g.block.startswith(SIZE_PREFIX))
+    ]
     if not grids:
         raise ValueError(f"blocks {list(blocks)} are not in profile {config.name!r}: {[g.block for g in config.grids]}")
     ds_name = dataset or grids[0].datasets[0][0]
