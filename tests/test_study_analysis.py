@@ -404,3 +404,11 @@ def test_an_estimate_above_the_exact_upper_bound_is_marked_biased() -> None:
     assert shown_estimate(row) == "3.00 (above the upper bound 2.50: biased)"
     # a non-significant verdict quotes the tighter of the interval's end and the exact bound
     assert verdict_text(row, 0.01) == "< 2.50 nats here (p_adj = 0.5)"
+
+
+def test_a_scheme_with_nothing_in_the_clear_reads_as_exactly_none() -> None:
+    from seleak.study import verdict_text
+
+    # full encryption: the exact image-level bound is 0, so the verdict needs no interval
+    row = pd.Series({**_row("paper", "full", "gaussian", 0.01, 0.6), "upper_bound_nats": 0.0})
+    assert verdict_text(row, 0.01) == "none: nothing in the clear (p_adj = 0.6)"

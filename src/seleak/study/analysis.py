@@ -283,8 +283,10 @@ def verdict_text(row: Any, alpha: float) -> str:
     high = row["ci_high"]
     # only an interval of an estimate of the MI itself bounds the MI from above; a neural held-out
     # value estimates a lower bound (or is biased), so its interval says nothing about how large I is
+    upper = row.get("upper_bound_nats", math.nan)
+    if upper == 0:  # the exact image-level bound: nothing of the image is left in the clear
+        return f"none: nothing in the clear (p_adj = {row['p_adjusted']:.2g})"
     if row.get("interval") == "subsample" and high == high:
-        upper = row.get("upper_bound_nats", math.inf)
         high = min(high, upper) if upper == upper else high  # the exact bound, when it is tighter
         return f"< {max(high, 0.0):.2f} nats here (p_adj = {row['p_adjusted']:.2g})"
     return f"no evidence (p_adj = {row['p_adjusted']:.2g}); no upper bound"
@@ -420,7 +422,7 @@ def leakage_values(table: pd.DataFrame) -> dict[str, Any]:
         rows = d[d["scheme"] == f"msb:{k}"]
         if rows.empty or rows.iloc[0]["interval"] != "subsample":
             return "no upper bound (a neural estimate)"
-        return verdict_text(rows.iloc[0], 0.0).split(" (")[0].lstrip("< ")
+        return verdict_text(rows.iloc[0], 0.0).split(" (")[0].lstrip("< ").replace(" here", "")
 
     def shown(frame: pd.DataFrame, scheme: str, estimator: str) -> str:
         rows = frame[(frame["scheme"] == scheme) & (frame["estimator"] == estimator)]
