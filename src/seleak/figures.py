@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 
 #: One colour per estimator, stable across figures.
 COLOURS = {
@@ -132,6 +133,7 @@ def sample_size_plot(ax, curve: pd.DataFrame, scheme: str, *, title: str | None 
     ax.set_xscale("log")
     ax.set_xticks(sorted(d["n"].unique()))
     ax.set_xticklabels([str(int(v)) for v in sorted(d["n"].unique())])
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the log axis' own minor labels would overprint the sizes
     ax.set_xlabel("N (images)")
     ax.set_ylabel("nats")
     ax.set_title(title or scheme)
