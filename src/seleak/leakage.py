@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -190,35 +190,7 @@ def measure_leakage(
     settings_out = dict(r.settings)
     if projection is not None:
         settings_out.update(projection=projection, dim=dim)
-    return LeakageResult(
-        **{**r.__dict__, "settings": settings_out, "level": level, "bound_level": bound_level},
-        wall_s=time.perf_counter() - t0,
-    )
-
-
-@dataclass
-class _Partial:
-    """A :class:`LeakageResult` without the fields :func:`measure_leakage` adds."""
-
-    estimator: str
-    nats: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    permutations: int
-    interval: str
-    ceiling: float
-    saturated: bool
-    representation: str
-    n: int
-    n_eval: int
-    lower_bound: float
-    lower_bound_method: str
-    degenerate: bool
-    is_bound: bool
-    seed_sd: float
-    settings: Mapping[str, Any]
-    flags: tuple[str, ...]
+    return replace(r, settings=settings_out, level=level, bound_level=bound_level, wall_s=time.perf_counter() - t0)
 
 
 def _lower_bound(chunks: np.ndarray, level: float) -> float:
@@ -249,7 +221,7 @@ def _classical(
     level: float,
     bound_level: float,
     seed: int,
-) -> _Partial:
+) -> LeakageResult:
     x, y = rep.x, rep.y
     test = stats.permutation_test(est, x, y, n_permutations=permutations, seed=seed)
     low = high = math.nan
@@ -262,10 +234,10 @@ def _classical(
     r = test.estimate
     lb, lb_how = _gaussian_bound(rep, bound_level, seed)
     ceiling = _ceiling(est, r.n_eval, x.shape[1], y.shape[1])
-    return _Partial(
+    return LeakageResult(
         est.name, r.nats, float(low), float(high), float(test.p_value), int(permutations), how, ceiling,
         _saturated(r.nats, ceiling), rep.description, rep.n + rep.n_fit, r.n_eval, lb, lb_how, False,
-        bool(est.is_bound), math.nan, dict(r.settings), tuple(r.flags),
+        bool(est.is_bound), math.nan, settings=dict(r.settings), flags=tuple(r.flags),
     )  # fmt: skip
 
 
@@ -300,7 +272,7 @@ def _neural(
     bound_level: float,
     seed: int,
     neural_splits: int = 0,
-) -> _Partial:
+) -> LeakageResult:
     x, y = rep.x, rep.y
     seed_sd = math.nan
     low = high = math.nan
@@ -336,14 +308,14 @@ def _neural(
         else "none (fewer than 2 held-out batches)"
     )
     ceiling = _ceiling(est, r.n_eval, x.shape[1], y.shape[1])
-    return _Partial(
+    return LeakageResult(
         est.name, float(nats), float(low), float(high), float(test.p_value), int(permutations), how, ceiling,
         _saturated(nats, ceiling), rep.description, rep.n + rep.n_fit, r.n_eval, lb, lb_how, False,
-        bool(est.is_bound), seed_sd, dict(r.settings), tuple(r.flags),
+        bool(est.is_bound), seed_sd, settings=dict(r.settings), flags=tuple(r.flags),
     )  # fmt: skip
 
 
-def _degenerate(z: np.ndarray, est: Estimator, permutations: int, bound_level: float, seed: int) -> _Partial:
+def _degenerate(z: np.ndarray, est: Estimator, permutations: int, bound_level: float, seed: int) -> LeakageResult:
     """Both embeddings identical: ``I(f(X); f(X)) = H(f(X))``, exactly, for X uniform over the sample.
 
     The test is still a test: the statistic is the number of rows whose two embeddings are equal, its
@@ -361,9 +333,9 @@ def _degenerate(z: np.ndarray, est: Estimator, permutations: int, bound_level: f
     m = chunk_count(n)
     lb = _lower_bound(identity_critic_chunks(ids[:, None], ids[:, None], chunks=m, seed=seed), bound_level)
     flags = (f"degenerate: f(X) = f(SE(X)) on all {n} rows; the value is the exact H(f(X)) of the sample",)
-    return _Partial(
+    return LeakageResult(
         est.name, value, value, value, p, int(permutations), "exact", math.log(n), False,
         f"{z.shape[1]} columns, identical on both sides", n, n,
         lb, f"InfoNCE of the identity critic on {m} batches of ~{n // max(m, 1)}", True,
-        bool(est.is_bound), math.nan, {}, flags,
+        bool(est.is_bound), math.nan, settings={}, flags=flags,
     )  # fmt: skip
