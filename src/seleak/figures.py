@@ -50,9 +50,9 @@ def mi_vs_k(
     """MI (nats) against the number k of encrypted planes, one line per estimator.
 
     The band is each point's interval; a filled marker is significant (the study's adjusted verdict), a
-    hollow one is not; a triangle marks a saturated estimate (a floor, not a value). k = 0 (nothing
-    encrypted) carries the exact value ``H(f(X))`` of the sample. Dashed lines are the estimators'
-    ceilings when they fall inside the plot.
+    hollow one is not; a triangle marks a saturated estimate, drawn at its lower bound (a floor, not a
+    value). k = 0 (nothing encrypted) carries the exact value ``H(f(X))`` of the sample. Dashed lines are
+    the estimators' ceilings when they fall inside the plot.
     """
     data = summary[summary["family"] == family]
     estimators = list(estimators) if estimators is not None else sorted(data["estimator"].unique())
@@ -69,7 +69,9 @@ def mi_vs_k(
         sat = d["saturated"].astype(bool) if "saturated" in d else pd.Series(False, index=d.index)
         ax.plot(d["k"][sig & ~sat], d["mi_nats"][sig & ~sat], "o", color=c)
         ax.plot(d["k"][~sig & ~sat], d["mi_nats"][~sig & ~sat], "o", mfc="white", color=c)
-        ax.plot(d["k"][sat], d["mi_nats"][sat], "^", color=c, ms=8)
+        # a saturated estimate is a floor: drawn at its lower bound, not at its value
+        floor = d["lower_bound_nats"] if "lower_bound_nats" in d else d["mi_nats"]
+        ax.plot(d["k"][sat], floor[sat], "^", color=c, ms=8)
         top_seen = max(top_seen, float(np.nanmax(d[["mi_nats", "ci_high"]].to_numpy(dtype=float))))
     top = top_seen * 1.1 if top_seen > 0 else 1.0
     if show_bound:
@@ -219,3 +221,32 @@ def npcr_uaci_vs_expected(ax, table: pd.DataFrame, *, xlabel: str = "k MSB plane
     if title:
         ax.set_title(title)
     return ax
+
+
+def lsb_msb_plot(axes, lsb_msb: pd.DataFrame):
+    """LSB against MSB encryption: the per-pixel MI of the clear planes (bits per pixel, left) and each
+    estimator's embedding MI (nats, right) against k; a saturated estimate is a floor, drawn as an
+    upward triangle at its lower bound, never as a value."""
+    for fam, style in (("msb", "-"), ("lsb", "--")):
+        marker = "o" if fam == "msb" else "s"
+        d = lsb_msb[lsb_msb["family"] == fam].drop_duplicates(["scheme"]).sort_values("k")
+        axes[0].plot(d["k"], d["pixel_mi_exact_bits"], marker + style, label=f"{fam.upper()} planes encrypted")
+        for est in sorted(set(lsb_msb["estimator"])):
+            e = lsb_msb[(lsb_msb["family"] == fam) & (lsb_msb["estimator"] == est)].sort_values("k")
+            sat = e["saturated"].astype(bool) & ~e["degenerate"].astype(bool)
+            shown = e["mi_nats"].where(~sat, e["lower_bound_nats"])
+            c = colour(est)
+            axes[1].plot(e["k"], shown, style, color=c, label=f"{est}, {fam.upper()}")
+            axes[1].plot(e["k"][~sat], shown[~sat], marker, color=c, ls="none")
+            if sat.any():
+                axes[1].plot(e["k"][sat], shown[sat], "^", color=c, ms=9, ls="none")
+    axes[0].set(xlabel="k planes encrypted", ylabel="per-pixel MI (bits per pixel)", title="pixel space")
+    axes[1].set(
+        xlabel="k planes encrypted",
+        ylabel="MI (nats; triangles: saturated, >= lower bound)",
+        title="embedding space",
+        yscale="symlog",
+    )
+    for ax in axes:
+        ax.legend(fontsize="small")
+    return axes
