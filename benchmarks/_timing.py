@@ -14,3 +14,22 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+def machine_info(**versions: str) -> dict[str, object]:
+    """What a result file records about the machine it was measured on: platform, Python, cores, the
+    load while it ran (timings on a busy machine are inflated), numpy's version and any ``versions``."""
+    import os
+    import platform
+    import sys
+
+    import numpy as np
+
+    return dict(
+        platform=platform.platform(),
+        python=sys.version.split()[0],
+        cpus=os.cpu_count(),
+        load_average=os.getloadavg(),
+        numpy=np.__version__,
+        **versions,
+    )

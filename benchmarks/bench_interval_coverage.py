@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _timing import machine_info  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from seleak.coverage import interval_coverage
 from seleak.estimators import get_estimator
@@ -104,13 +103,7 @@ def main() -> None:
             flush=True,
         )
     result = dict(
-        machine=dict(
-            platform=platform.platform(),
-            python=sys.version.split()[0],
-            cpus=os.cpu_count(),
-            load_average=os.getloadavg(),
-            numpy=np.__version__,
-        ),
+        machine=machine_info(),
         settings=dict(reps=args.reps, n_boot=args.n_boot, jobs=args.jobs, n_rows=N_ROWS, level=LEVEL),
         columns=dict(
             coverage="fraction of repetitions whose interval holds the true MI",

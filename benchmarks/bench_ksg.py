@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -29,7 +26,7 @@ from typing import Callable
 import numpy as np
 import scipy
 import sklearn
-from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _timing import best_of, machine_info  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
@@ -144,15 +141,7 @@ def main() -> None:
     t0 = time.perf_counter()
     rows = bench([1, 4, 5, 10, 20], ns, None if args.quick else 100000, 3, 2 if args.quick else 3, args.budget)
     result = dict(
-        machine=dict(
-            platform=platform.platform(),
-            python=sys.version.split()[0],
-            cpus=os.cpu_count(),
-            load_average=os.getloadavg(),
-            numpy=np.__version__,
-            scipy=scipy.__version__,
-            sklearn=sklearn.__version__,
-        ),
+        machine=machine_info(scipy=scipy.__version__, sklearn=sklearn.__version__),
         ksg_previous_vs_current=rows,
         log_log_slope=slopes(rows),
     )

@@ -45,13 +45,12 @@ import argparse
 import hashlib
 import json
 import os
-import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _timing import machine_info  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from joblib import Parallel, delayed
 
 from seleak._io import atomic_write_text
@@ -172,13 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     report = dict(
-        machine=dict(
-            platform=platform.platform(),
-            python=sys.version.split()[0],
-            cpus=os.cpu_count(),
-            load_average=os.getloadavg(),
-            numpy=np.__version__,
-        ),
+        machine=machine_info(),
         settings=dict(
             reps=args.reps,
             jobs=args.jobs,

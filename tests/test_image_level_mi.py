@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from brute_force import all_keystreams
 
 from seleak.encryption import DCT, BitPlanes, Full, Region, encrypt, parse_scheme
 from seleak.metrics import ImageLevelMI, image_level_mi
@@ -23,18 +24,6 @@ def _mi_of_joint(pairs: Counter) -> float:
     return sum(w / total * math.log(w * total / (px[x] * py[y])) for (x, y), w in pairs.items())
 
 
-def _keystreams(mask: np.ndarray):
-    """Every keystream restricted to the encrypted bits of ``mask`` (uint8, one image's shape)."""
-    flat = mask.reshape(-1)
-    bits = [(i, b) for i in range(flat.size) for b in range(8) if flat[i] >> b & 1]
-    for code in range(1 << len(bits)):
-        r = np.zeros(flat.size, dtype=np.uint8)
-        for j, (i, b) in enumerate(bits):
-            if code >> j & 1:
-                r[i] |= 1 << b
-        yield r.reshape(mask.shape)
-
-
 def _brute_force(images: np.ndarray, scheme, f=None) -> float:
     """I(X; SE(X)) -- or I(f(X); f(SE(X))) -- from the exact joint law: X uniform over the rows,
     every keystream of the encrypted bits equally likely."""
@@ -42,7 +31,7 @@ def _brute_force(images: np.ndarray, scheme, f=None) -> float:
     mask = np.broadcast_to(parse_scheme(scheme).bit_mask(shape), shape).astype(np.uint8)
     f = f or (lambda a: a.tobytes())
     joint: Counter = Counter()
-    for r in _keystreams(mask):
+    for r in all_keystreams(mask):
         for x in images:
             joint[(f(x), f(x ^ r))] += 1
     return _mi_of_joint(joint)

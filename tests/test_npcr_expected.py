@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from brute_force import all_keystreams
 
 from seleak.encryption import BitPlanes, Full, encrypt, parse_scheme
 from seleak.metrics import (
@@ -18,22 +19,11 @@ from seleak.metrics import (
 )
 
 
-def _all_keystreams(mask: np.ndarray):
-    flat = mask.reshape(-1)
-    bits = [(i, b) for i in range(flat.size) for b in range(8) if flat[i] >> b & 1]
-    for code in range(1 << len(bits)):
-        r = np.zeros(flat.size, dtype=np.uint8)
-        for j, (i, b) in enumerate(bits):
-            if code >> j & 1:
-                r[i] |= 1 << b
-        yield r.reshape(mask.shape)
-
-
 def _brute_force(plain: np.ndarray, spec: str) -> tuple[float, float, float, float]:
     """Mean and standard deviation of NPCR and UACI over every keystream of the encrypted bits."""
     mask = np.broadcast_to(parse_scheme(spec).bit_mask(plain.shape), plain.shape).astype(np.uint8)
     npcr, uaci = [], []
-    for r in _all_keystreams(mask):
+    for r in all_keystreams(mask):
         o = npcr_uaci(plain, plain ^ r)
         npcr.append(o.npcr)
         uaci.append(o.uaci)

@@ -184,9 +184,9 @@ def measure_leakage(
         else:
             rep = represent(zx, zy, projection, dim, seed=seed, fit_fraction=fit_fraction)
             if est.neural:
-                r = _neural(rep, est, permutations, n_boot, neural_seeds, level, bound_level, seed, neural_splits)
+                r = _neural(rep, est, permutations, neural_splits, neural_seeds, level, bound_level, seed)
             else:
-                r = _classical(rep, est, permutations, n_boot, neural_seeds, level, bound_level, seed)
+                r = _classical(rep, est, permutations, n_boot, level, bound_level, seed)
     settings_out = dict(r.settings)
     if projection is not None:
         settings_out.update(projection=projection, dim=dim)
@@ -213,14 +213,7 @@ def _saturated(nats: float, ceiling: float) -> bool:
 
 
 def _classical(
-    rep: Representation,
-    est: Estimator,
-    permutations: int,
-    n_boot: int,
-    neural_seeds: int,
-    level: float,
-    bound_level: float,
-    seed: int,
+    rep: Representation, est: Estimator, permutations: int, n_boot: int, level: float, bound_level: float, seed: int
 ) -> LeakageResult:
     x, y = rep.x, rep.y
     test = stats.permutation_test(est, x, y, n_permutations=permutations, seed=seed)
@@ -266,12 +259,11 @@ def _neural(
     rep: Representation,
     est: Estimator,
     permutations: int,
-    n_boot: int,
+    neural_splits: int,
     neural_seeds: int,
     level: float,
     bound_level: float,
     seed: int,
-    neural_splits: int = 0,
 ) -> LeakageResult:
     x, y = rep.x, rep.y
     seed_sd = math.nan

@@ -152,27 +152,8 @@ def load_dataset(
     if n is not None and n < n_available:
         idx = subsample_indices(n_available, int(n), seed, labels)
         images, labels = images[idx], (labels[idx] if labels is not None else None)
-    if size is not None:
-        images = resize_images(images, size)
-        prov["resized_to"] = list(images.shape[1:3])
-    prov.update(
-        {
-            "name": key,
-            "split_name": split,
-            "n_available": n_available,
-            "n": int(images.shape[0]),
-            "subsample_seed": seed if n is not None and n < n_available else None,
-        }
-    )
-    return ImageDataset(
-        images=np.ascontiguousarray(images, dtype=np.uint8),
-        labels=None if labels is None else np.ascontiguousarray(labels, dtype=np.int64),
-        name=key,
-        class_names=tuple(str(c) for c in class_names),
-        split=split,
-        indices=idx,
-        provenance=prov,
-    )
+    subsample_seed = seed if n is not None and n < n_available else None
+    return _finished(key, split, images, labels, class_names, idx, prov, n_available, size, subsample_seed)
 
 
 def _load_generated(key: str, split: str, n: int | None, size: int | Sequence[int] | None, seed: int) -> ImageDataset:
@@ -191,6 +172,22 @@ def _load_generated(key: str, split: str, n: int | None, size: int | Sequence[in
     if n is not None and n < n_available:
         idx = idx[: int(n)]
         images, labels = images[idx], labels[idx]
+    return _finished(key, split, images, labels, class_names, idx, prov, n_available, size, None)
+
+
+def _finished(
+    key: str,
+    split: str,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    class_names: Sequence[Any],
+    idx: np.ndarray,
+    prov: dict[str, Any],
+    n_available: int,
+    size: int | Sequence[int] | None,
+    subsample_seed: int | None,
+) -> ImageDataset:
+    """The selected images, resized when asked, as an :class:`ImageDataset` with its provenance."""
     if size is not None:
         images = resize_images(images, size)
         prov["resized_to"] = list(images.shape[1:3])
@@ -200,14 +197,14 @@ def _load_generated(key: str, split: str, n: int | None, size: int | Sequence[in
             "split_name": split,
             "n_available": n_available,
             "n": int(images.shape[0]),
-            "subsample_seed": None,
+            "subsample_seed": subsample_seed,
         }
     )
     return ImageDataset(
         images=np.ascontiguousarray(images, dtype=np.uint8),
-        labels=np.ascontiguousarray(labels, dtype=np.int64),
+        labels=None if labels is None else np.ascontiguousarray(labels, dtype=np.int64),
         name=key,
-        class_names=class_names,
+        class_names=tuple(str(c) for c in class_names),
         split=split,
         indices=idx,
         provenance=prov,
