@@ -1,0 +1,375 @@
+"""The adaptive adversary: MI lower bounds from encoders *trained* on the SE images.
+
+Every number of :func:`seleak.leakage.measure_leakage` is ``I(f(X); f(SE(X)))`` for a frozen CNN
+``f`` trained on plain images. By data processing it is at most what an adversary who adapts to SE
+images can extract, and it can be far below: a network trained on plain images ignores exactly the
+low planes an MSB scheme leaves in the clear. :func:`adaptive_leakage` trains the SE side instead:
+
+* ``mode="semantic"``: the plain side stays the reference embedding ``f(X)`` (through a small MLP
+  ``g``), the SE side is a small CNN ``h`` on ``SE(X)``: a lower bound of ``I(f(X); SE(X))``, which is
+  ``>= I(f(X); f(SE(X)))`` since ``f`` is one possible ``h``;
+* ``mode="image"``: both sides are CNNs, on ``X`` and on ``SE(X)``: a lower bound of ``I(X; SE(X))``,
+  the image-level MI (:func:`seleak.metrics.image_level_mi` gives it exactly for bit-plane, region and
+  full schemes).
+
+The critic ``T(a, b) = t cos(g(a), h(b))`` (:mod:`seleak.leakage.encoders`) is trained to maximise
+a variational bound (InfoNCE, or NWJ) on a training split of the pairs and **evaluated on pairs it
+never saw**: the held-out rows are cut into ``chunks`` disjoint random batches of ``b`` pairs, and
+
+* ``nats``: the mean held-out bound over the batches (a lower bound of the MI in expectation);
+* ``ci_low``/``ci_high``: its t interval over the batches (``interval="held-out"``: the sampling
+  error of the evaluation, given the trained critic);
+* ``lower_bound``: the one-sided t lower confidence bound of the batches' InfoNCE values (valid for
+  any critic), clipped at 0 (:func:`seleak.stats.lower_confidence_bound`);
+* ``p_value``: a permutation test with the trained critic fixed: the held-out pairing is permuted
+  and the bound recomputed (the critic never saw those pairs, so under independence every pairing is
+  equally likely: an exact test, smallest p ``1 / (permutations + 1)``);
+* ``ceiling``: ``log b`` for InfoNCE (no batch of ``b`` pairs certifies more), ``log n_eval`` for NWJ;
+  ``saturated``: the estimate within :data:`SATURATION` of it (report ``>= lower_bound``).
+
+:func:`fit_adaptive` returns the trained critic with the result (:class:`AdaptiveFit`), for the maps
+of :mod:`seleak.leakage.maps`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats as sps
+
+from seleak import stats
+from seleak._runtime import limit_threads, seeded
+from seleak._validation import check_device, check_float, check_int, check_str
+from seleak.encryption import check_images
+from seleak.estimators import EstimatorDivergedError
+from seleak.estimators.neural.bounds import bound_value
+from seleak.heldout import chunk_count
+
+from .encoders import (
+    FEATURES,
+    ConvEncoder,
+    Normalised,
+    ScaledSE,
+    VectorEncoder,
+    feature_channels,
+    image_features,
+    separable_scores,
+)
+from .measure import SATURATION, LeakageResult
+
+__all__ = ["MODES", "BOUNDS", "AdaptiveFit", "fit_adaptive", "adaptive_leakage"]
+
+#: What the plain side is: the frozen embedding ``f(X)`` ("semantic") or the image itself ("image").
+MODES = ("semantic", "image")
+#: The variational bounds the critic can be trained on.
+BOUNDS = ("infonce", "nwj")
+
+# Threads torch trains on (CPU): a fixed count, so one seed gives one critic on every machine.
+_TRAIN_THREADS = 1
+# Permutations scored at once (memory: block x n_eval x d floats).
+_PERM_BLOCK = 128
+
+
+@dataclass
+class AdaptiveFit:
+    """A trained adaptive critic, the rows it was evaluated on, and its :class:`LeakageResult`.
+
+    ``test_rows``: the input rows evaluated, in batch order (batch ``c`` is rows ``c*b .. (c+1)*b - 1``
+    of it, ``b = chunk_size``); ``plain_codes``: the plain side's encoding of those rows, ``(n_eval, d)``;
+    ``se_images``: the SE images of those rows (uint8), what :meth:`pointwise` re-encodes.
+    """
+
+    result: LeakageResult
+    mode: str
+    bound: str
+    features: str
+    se_encoder: torch.nn.Module
+    plain_codes: torch.Tensor
+    se_images: np.ndarray
+    test_rows: np.ndarray
+    chunk_size: int
+    device: str
+    train_curve: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def n_eval(self) -> int:
+        return int(self.test_rows.size)
+
+    def encode_se(self, se_images: np.ndarray | None = None, batch: int = 512) -> torch.Tensor:
+        """The SE side's codes of ``se_images`` (default: the evaluated rows' own), ``(n, d)`` on the CPU."""
+        ims = self.se_images if se_images is None else se_images
+        dev = torch.device(self.device)
+        self.se_encoder.eval()
+        out = []
+        with torch.inference_mode(), limit_threads(_TRAIN_THREADS if dev.type == "cpu" else None):
+            for s in range(0, ims.shape[0], batch):
+                out.append(self.se_encoder(image_features(ims[s : s + batch], self.features).to(dev)).cpu())
+        return torch.cat(out).double()
+
+    def pointwise(self, se_images: np.ndarray | None = None) -> np.ndarray:
+        """Each evaluated pair's InfoNCE term ``T(a_i, b_i) - log mean_j exp T(a_i, b_j)`` within its batch
+        (nats; their mean over a batch is the batch's InfoNCE value) -> ``(n_eval,)``, in the order of
+        ``test_rows``. With ``se_images`` (same rows, e.g. occluded), those are scored instead."""
+        s = _chunk_scores(self.plain_codes, self.encode_se(se_images), self.chunk_size)
+        terms = torch.diagonal(s, dim1=-2, dim2=-1) - torch.logsumexp(s, dim=-1) + math.log(self.chunk_size)
+        return terms.reshape(-1).numpy()
+
+
+def _chunk_scores(a: torch.Tensor, b: torch.Tensor, size: int) -> torch.Tensor:
+    """Codes ``(..., n, d)`` of both sides -> score matrices ``(..., n // size, size, size)`` of the batches."""
+    *lead, n, d = b.shape
+    c = n // size
+    aa = a[..., : c * size, :].reshape(*a.shape[:-2], c, size, d)
+    bb = b[..., : c * size, :].reshape(*lead, c, size, d)
+    return separable_scores(aa, bb)
+
+
+def _plain_vectors(plain_images: np.ndarray, embedder: Any, device: str) -> tuple[np.ndarray, str]:
+    """The plain side of the semantic mode: ``f(X)`` as float32 ``(N, D)`` and its description."""
+    n = plain_images.shape[0]
+    if isinstance(embedder, np.ndarray):
+        z = embedder
+        name = "given plain embeddings"
+    elif isinstance(embedder, str) or hasattr(embedder, "embed"):
+        from seleak.embedding import get_embedder
+
+        emb = get_embedder(embedder, device=device) if isinstance(embedder, str) else embedder
+        z = emb.embed(plain_images, progress=False)
+        name = str(getattr(emb, "name", embedder))
+    else:
+        raise TypeError(
+            "embedder must be an embedder spec such as 'trained:digits', an Embedder, or an (N, D) array of "
+            f"plain embeddings; got {type(embedder).__name__}"
+        )
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[0] != n or not np.issubdtype(z.dtype, np.floating):
+        raise ValueError(f"the plain embeddings must be a float array (N, D) with N = {n} rows; got {z.shape} {z.dtype}")
+    if not np.isfinite(z).all():
+        raise ValueError("the plain embeddings hold NaN or inf")
+    return z.astype(np.float32), f"{name} ({z.shape[1]} dims)"
+
+
+def _check_settings(**kw: Any) -> dict[str, Any]:
+    out = dict(kw)
+    out["mode"] = check_str(kw["mode"], "mode", choices=MODES)
+    out["bound"] = check_str(kw["bound"], "bound", choices=BOUNDS)
+    out["features"] = check_str(kw["features"], "features", choices=FEATURES)
+    out["device"] = check_device(kw["device"], "device")
+    for name, lo in (("steps", 1), ("batch_size", 2), ("permutations", 1), ("chunks", 2), ("seed", 0)):
+        out[name] = check_int(kw[name], name, minimum=lo)
+    for name, lo in (("embed_dim", 1), ("width", 1)):
+        out[name] = check_int(kw[name], name, minimum=lo)
+    out["lr"] = check_float(kw["lr"], "lr", low=0.0)
+    out["test_fraction"] = check_float(kw["test_fraction"], "test_fraction", low=0.0, high=1.0)
+    out["weight_decay"] = float(kw["weight_decay"])
+    if not math.isfinite(out["weight_decay"]) or out["weight_decay"] < 0:
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {kw['weight_decay']!r}")
+    for name in ("level", "bound_level"):
+        out[name] = check_float(kw[name], name, low=0.0, high=1.0)
+    return out
+
+
+def fit_adaptive(
+    plain_images: np.ndarray,
+    se_images: np.ndarray,
+    embedder: Any = "trained:digits",
+    mode: str = "semantic",
+    *,
+    bound: str = "infonce",
+    steps: int = 300,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    weight_decay: float = 1e-4,
+    test_fraction: float = 0.3,
+    chunks: int = 10,
+    permutations: int = 999,
+    features: str = "bits",
+    embed_dim: int = 32,
+    width: int = 16,
+    level: float = 0.95,
+    bound_level: float = 0.95,
+    seed: int = 0,
+    device: str = "cpu",
+) -> AdaptiveFit:
+    """Train an adaptive critic on ``(X, SE(X))`` pairs and evaluate it on held-out pairs.
+
+    Args:
+        plain_images, se_images: uint8 ``(N, H, W[, C])`` batches of the same shape, row i of both is
+            image i (``se_images`` may be any transform of the plain images, not only an encryption).
+        embedder: mode ``"semantic"``: the frozen plain-side embedding, as a spec of
+            :func:`seleak.embedding.get_embedder`, an ``Embedder``, or an ``(N, D)`` float array of
+            plain embeddings; ignored by mode ``"image"``.
+        mode: ``"semantic"`` (plain side ``f(X)``) or ``"image"`` (plain side a CNN on ``X``).
+        bound: the trained and reported bound, ``"infonce"`` or ``"nwj"`` (the lower bound is always the
+            held-out InfoNCE of the trained critic).
+        steps, batch_size, lr, weight_decay: Adam on mini-batches of training pairs.
+        test_fraction: share of the pairs held out for evaluation; chunks: held-out batches (at most;
+            each of at least 5 pairs).
+        permutations: permuted pairings of the fixed-critic test (Holm over a family of ``m`` tests at
+            level ``alpha`` needs ``permutations + 1 >= m / alpha``).
+        features: what the image encoders read, ``"bits"`` (bit-planes) or ``"pixels"``.
+        embed_dim, width: the encoders' code dimension and convolution width.
+        level: of the two-sided held-out interval; bound_level: of the one-sided lower bound.
+        seed: initialisation, split, mini-batches and permutations; device: ``"cpu"`` or ``"cuda"``.
+
+    Raises:
+        TypeError / ValueError: images that are not paired uint8 batches, too few pairs for the split,
+            a setting out of range (the message names it);
+        seleak.estimators.EstimatorDivergedError: a held-out bound that is not finite.
+    """
+    t0 = time.perf_counter()
+    cfg = _check_settings(
+        mode=mode, bound=bound, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        test_fraction=test_fraction, chunks=chunks, permutations=permutations, features=features,
+        embed_dim=embed_dim, width=width, level=level, bound_level=bound_level, seed=seed, device=device,
+    )  # fmt: skip
+    plain = check_images(plain_images, "plain_images")
+    se = check_images(se_images, "se_images")
+    if plain.shape != se.shape:
+        raise ValueError(f"plain_images and se_images must have the same shape (paired rows); got {plain.shape} and {se.shape}")
+    if plain.ndim == 3:
+        plain, se = plain[..., None], se[..., None]
+    n = plain.shape[0]
+    n_test = int(round(n * cfg["test_fraction"]))
+    c = chunk_count(n_test, cfg["chunks"])
+    n_train = n - n_test
+    if c < 2 or n_train < cfg["batch_size"]:
+        raise ValueError(
+            f"too few pairs: {n} pairs with test_fraction={cfg['test_fraction']} give {n_test} held-out pairs "
+            f"(need at least 10) and {n_train} training pairs (need at least batch_size={cfg['batch_size']}); "
+            "give more images, or lower batch_size"
+        )
+    b = n_test // c
+    rng = np.random.default_rng([cfg["seed"], 7])
+    perm = rng.permutation(n)
+    test_rows, train_rows = perm[: c * b], perm[n_test:]
+
+    dev = torch.device(cfg["device"])
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but torch sees no CUDA device; use device='cpu'")
+    if cfg["mode"] == "semantic":
+        z, plain_name = _plain_vectors(plain, embedder, cfg["device"])
+        mu, sd = z[train_rows].mean(axis=0), z[train_rows].std(axis=0)
+        sd[sd == 0] = 1.0
+        plain_in = torch.from_numpy((z - mu) / sd)
+        representation = (
+            f"semantic: {plain_name} of X vs a CNN trained on SE(X) ({cfg['features']} input); "
+            f"{n_train} training pairs, {c} held-out batches of {b}"
+        )
+    else:
+        plain_in = None
+        representation = (
+            f"image: a CNN on X vs a CNN on SE(X) ({cfg['features']} input); "
+            f"{n_train} training pairs, {c} held-out batches of {b}"
+        )
+    chans = feature_channels(plain.shape[-1], cfg["features"])
+
+    def encode_plain(enc: torch.nn.Module, rows: np.ndarray) -> torch.Tensor:
+        if plain_in is not None:
+            return enc(plain_in[rows].to(dev))
+        return enc(image_features(plain[rows], cfg["features"]).to(dev))
+
+    threads = _TRAIN_THREADS if dev.type == "cpu" else None
+    with limit_threads(threads), seeded(cfg["seed"], deterministic=dev.type == "cuda"):
+        if plain_in is not None:
+            enc_p: torch.nn.Module = Normalised(VectorEncoder(plain_in.shape[1], cfg["embed_dim"]))
+        else:
+            enc_p = Normalised(ConvEncoder(chans, cfg["embed_dim"], cfg["width"]))
+        enc_s = ScaledSE(ConvEncoder(chans, cfg["embed_dim"], cfg["width"]))
+        enc_p.to(dev)
+        enc_s.to(dev)
+        params = [*enc_p.parameters(), *enc_s.parameters()]
+        opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+        gen = torch.Generator().manual_seed(cfg["seed"])
+        order = np.zeros(0, dtype=np.int64)
+        curve = np.zeros(cfg["steps"])
+        bs = cfg["batch_size"]
+        enc_p.train()
+        enc_s.train()
+        for step in range(cfg["steps"]):
+            if order.size < bs:
+                order = train_rows[torch.randperm(n_train, generator=gen).numpy()]
+            rows, order = order[:bs], order[bs:]
+            s = separable_scores(
+                encode_plain(enc_p, rows), enc_s(image_features(se[rows], cfg["features"]).to(dev))
+            )
+            value = bound_value(cfg["bound"], s)
+            opt.zero_grad(set_to_none=True)
+            (-value).backward()
+            opt.step()
+            curve[step] = float(value.detach())
+        enc_p.eval()
+        enc_s.eval()
+        with torch.inference_mode():
+            codes_p = torch.cat([encode_plain(enc_p, test_rows[i : i + 512]).cpu() for i in range(0, c * b, 512)])
+    codes_p = codes_p.double()
+    fit = AdaptiveFit(
+        result=None,  # type: ignore[arg-type]  # filled in below
+        mode=cfg["mode"], bound=cfg["bound"], features=cfg["features"], se_encoder=enc_s, plain_codes=codes_p,
+        se_images=se[test_rows], test_rows=test_rows, chunk_size=b, device=cfg["device"], train_curve=curve,
+    )  # fmt: skip
+    codes_s = fit.encode_se()
+    scores = _chunk_scores(codes_p, codes_s, b)
+    values = bound_value(cfg["bound"], scores).numpy()
+    infonce = bound_value("infonce", scores).numpy()
+    if not (np.isfinite(values).all() and np.isfinite(infonce).all()):
+        raise EstimatorDivergedError(
+            f"adaptive {cfg['mode']} critic: a held-out {cfg['bound']} value is not finite; lower lr "
+            f"(now {cfg['lr']}) or use bound='infonce'"
+        )
+    nats = float(values.mean())
+    null = _permutation_null(codes_p, codes_s, b, cfg["bound"], cfg["permutations"], cfg["seed"])
+    p = stats.permutation_p_value(null, nats)
+    half = float(sps.t.ppf(0.5 + cfg["level"] / 2, c - 1) * values.std(ddof=1) / math.sqrt(c))
+    lb = max(0.0, stats.lower_confidence_bound(infonce, level=cfg["bound_level"]))
+    ceiling = math.log(b) if cfg["bound"] == "infonce" else math.log(c * b)
+    flags: list[str] = []
+    if nats < 0:
+        flags.append("held-out bound below 0: the trained critic does not generalise to unseen pairs")
+    settings = {k: cfg[k] for k in ("mode", "bound", "steps", "batch_size", "lr", "weight_decay", "test_fraction",
+                                    "chunks", "features", "embed_dim", "width", "seed", "device")}  # fmt: skip
+    if cfg["mode"] == "semantic":
+        settings["embedder"] = embedder if isinstance(embedder, str) else plain_name
+    fit.result = LeakageResult(
+        f"adaptive:{cfg['mode']}", nats, nats - half, nats + half, float(p), cfg["permutations"], "held-out",
+        float(ceiling), bool(nats >= SATURATION * ceiling), representation, n, c * b, lb,
+        f"InfoNCE of the trained critic on {c} held-out batches of {b}, one-sided t bound", False, True,
+        math.nan, cfg["level"], cfg["bound_level"], settings, tuple(flags), time.perf_counter() - t0,
+    )  # fmt: skip
+    return fit
+
+
+def _permutation_null(
+    a: torch.Tensor, b: torch.Tensor, size: int, bound: str, permutations: int, seed: int
+) -> np.ndarray:
+    """The held-out bound of the fixed critic with the pairing permuted over all evaluated rows, computed
+    exactly as the estimate is (same batches of positions) -> ``(permutations,)``."""
+    rng = np.random.default_rng([seed, 11])
+    n = b.shape[0]
+    out = []
+    for s in range(0, permutations, _PERM_BLOCK):
+        r = min(_PERM_BLOCK, permutations - s)
+        idx = torch.from_numpy(np.stack([rng.permutation(n) for _ in range(r)]))
+        scores = _chunk_scores(a, b[idx], size)  # (r, c, size, size)
+        out.append(bound_value(bound, scores).mean(-1).numpy())
+    return np.concatenate(out)
+
+
+def adaptive_leakage(
+    plain_images: np.ndarray,
+    se_images: np.ndarray,
+    embedder: Any = "trained:digits",
+    mode: str = "semantic",
+    seed: int = 0,
+    **settings: Any,
+) -> LeakageResult:
+    """The adaptive adversary's leakage, as a :class:`LeakageResult` of the same shape as
+    :func:`~seleak.leakage.measure_leakage`'s: ``fit_adaptive(...).result`` (see :func:`fit_adaptive`
+    for the settings: ``bound``, ``steps``, ``batch_size``, ``lr``, ``test_fraction``, ``chunks``,
+    ``permutations``, ``features``, ``device`` ...)."""
+    return fit_adaptive(plain_images, se_images, embedder, mode, seed=seed, **settings).result
