@@ -250,3 +250,57 @@ def lsb_msb_plot(axes, lsb_msb: pd.DataFrame):
     for ax in axes:
         ax.legend(fontsize="small")
     return axes
+
+
+#: One colour per measure of the adaptive sweep (:func:`seleak.leakage.adaptive_sweep`).
+MEASURE_COLOURS = {"frozen": "#9467bd", "semantic": "#ff7f0e", "image": "#2ca02c"}
+
+
+def adaptive_vs_k(ax, table: pd.DataFrame, *, family: str = "msb", title: str | None = None):
+    """Frozen against adaptive lower bounds (nats) against k, one line per measure of
+    :func:`seleak.leakage.adaptive_sweep`: filled markers are significant after adjustment, hollow ones
+    are not; the black dashed line is the image-level MI of the images under the scheme (exact for
+    bit-plane schemes), which no measure may exceed; dotted lines are the adaptive bounds' ceilings."""
+    d = table[table["family"] == family]
+    for m in [m for m in ("frozen", "semantic", "image") if m in set(d["measure"])]:
+        e = d[d["measure"] == m].sort_values("k")
+        c = MEASURE_COLOURS[m]
+        sig = e["significant"].astype(bool)
+        ax.plot(e["k"], e["lower_bound_nats"], "-", color=c, label=f"{m} (lower bound)")
+        ax.plot(e["k"][sig], e["lower_bound_nats"][sig], "o", color=c, ls="none")
+        ax.plot(e["k"][~sig], e["lower_bound_nats"][~sig], "o", color=c, mfc="white", ls="none")
+        if m != "frozen":
+            ax.axhline(float(e["ceiling_nats"].max()), color=c, ls=":", lw=1)
+    u = d.drop_duplicates("scheme").sort_values("k")
+    ax.plot(u["k"], u["upper_bound_nats"], "k--", lw=1, label="image-level MI (upper bound)")
+    ax.set(xlabel=f"k {family.upper()} planes encrypted", ylabel="nats (filled: significant, adjusted)")
+    ax.set_ylim(bottom=-0.05)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def leakage_maps(axes, maps, *, cmap: str = "magma"):
+    """One occlusion map per panel (:func:`seleak.leakage.leakage_map`), titled by its key (e.g. the
+    scheme): how many nats of the held-out bound are lost when that square of the SE images is
+    replaced by random bytes. ``maps``: a mapping name -> :class:`~seleak.leakage.LeakageMap`."""
+    for ax, (name, m) in zip(np.ravel(axes), maps.items()):
+        im = ax.imshow(m.occlusion, cmap=cmap, vmin=min(0.0, float(m.occlusion.min())), interpolation="nearest")
+        ax.set_title(f"{name}\n(bound {m.baseline:.2f} nats)", fontsize="small")
+        ax.axis("off")
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="nats lost")
+    return axes
+
+
+def leakage_gallery(axes, plain: np.ndarray, se: np.ndarray, lmap, *, n: int = 4):
+    """The ``n`` most and ``n`` least leaking held-out images by pointwise score (top row: plain
+    images, bottom row: their SE images; left the most, right the least leaking). ``axes``: a
+    ``(2, 2 n)`` grid; ``plain``/``se``: the images the map's rows index."""
+    order = np.argsort(-lmap.pointwise, kind="stable")
+    picks = np.concatenate([order[:n], order[-n:]])
+    for j, i in enumerate(picks):
+        row = int(lmap.rows[i])
+        which = "most" if j < n else "least"
+        image_row(axes[:, j], [plain[row], se[row]], [f"{which}\n{lmap.pointwise[i]:.2f} nats", "SE"])
+    return axes

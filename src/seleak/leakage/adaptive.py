@@ -148,7 +148,9 @@ def _plain_vectors(plain_images: np.ndarray, embedder: Any, device: str) -> tupl
         )
     z = np.asarray(z)
     if z.ndim != 2 or z.shape[0] != n or not np.issubdtype(z.dtype, np.floating):
-        raise ValueError(f"the plain embeddings must be a float array (N, D) with N = {n} rows; got {z.shape} {z.dtype}")
+        raise ValueError(
+            f"the plain embeddings must be a float array (N, D) with N = {n} rows; got {z.shape} {z.dtype}"
+        )
     if not np.isfinite(z).all():
         raise ValueError("the plain embeddings hold NaN or inf")
     return z.astype(np.float32), f"{name} ({z.shape[1]} dims)"
@@ -162,10 +164,12 @@ def _check_settings(**kw: Any) -> dict[str, Any]:
     out["device"] = check_device(kw["device"], "device")
     for name, lo in (("steps", 1), ("batch_size", 2), ("permutations", 1), ("chunks", 2), ("seed", 0)):
         out[name] = check_int(kw[name], name, minimum=lo)
-    for name, lo in (("embed_dim", 1), ("width", 1)):
+    for name, lo in (("embed_dim", 1), ("width", 1), ("eval_every", 1)):
         out[name] = check_int(kw[name], name, minimum=lo)
     out["lr"] = check_float(kw["lr"], "lr", low=0.0)
     out["test_fraction"] = check_float(kw["test_fraction"], "test_fraction", low=0.0, high=1.0)
+    mf = kw["monitor_fraction"]
+    out["monitor_fraction"] = 0.0 if mf == 0 else check_float(mf, "monitor_fraction", low=0.0, high=1.0)
     out["weight_decay"] = float(kw["weight_decay"])
     if not math.isfinite(out["weight_decay"]) or out["weight_decay"] < 0:
         raise ValueError(f"weight_decay must be a finite number >= 0, got {kw['weight_decay']!r}")
@@ -186,6 +190,8 @@ def fit_adaptive(
     lr: float = 2e-3,
     weight_decay: float = 1e-4,
     test_fraction: float = 0.3,
+    monitor_fraction: float = 0.2,
+    eval_every: int = 10,
     chunks: int = 10,
     permutations: int = 999,
     features: str = "bits",
@@ -210,6 +216,9 @@ def fit_adaptive(
         steps, batch_size, lr, weight_decay: Adam on mini-batches of training pairs.
         test_fraction: share of the pairs held out for evaluation; chunks: held-out batches (at most;
             each of at least 5 pairs).
+        monitor_fraction, eval_every: early stopping: this share of the training pairs is set aside and
+            the bound on it computed every ``eval_every`` steps; the critic of the best value is kept
+            (0: no early stopping, the last critic is kept). The test pairs are never looked at.
         permutations: permuted pairings of the fixed-critic test (Holm over a family of ``m`` tests at
             level ``alpha`` needs ``permutations + 1 >= m / alpha``).
         features: what the image encoders read, ``"bits"`` (bit-planes) or ``"pixels"``.
@@ -225,13 +234,16 @@ def fit_adaptive(
     t0 = time.perf_counter()
     cfg = _check_settings(
         mode=mode, bound=bound, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        test_fraction=test_fraction, chunks=chunks, permutations=permutations, features=features,
-        embed_dim=embed_dim, width=width, level=level, bound_level=bound_level, seed=seed, device=device,
+        test_fraction=test_fraction, monitor_fraction=monitor_fraction, eval_every=eval_every, chunks=chunks,
+        permutations=permutations, features=features, embed_dim=embed_dim,
+        width=width, level=level, bound_level=bound_level, seed=seed, device=device,
     )  # fmt: skip
     plain = check_images(plain_images, "plain_images")
     se = check_images(se_images, "se_images")
     if plain.shape != se.shape:
-        raise ValueError(f"plain_images and se_images must have the same shape (paired rows); got {plain.shape} and {se.shape}")
+        raise ValueError(
+            f"plain_images and se_images must have the same shape (paired rows); got {plain.shape} and {se.shape}"
+        )
     if plain.ndim == 3:
         plain, se = plain[..., None], se[..., None]
     n = plain.shape[0]
@@ -248,6 +260,13 @@ def fit_adaptive(
     rng = np.random.default_rng([cfg["seed"], 7])
     perm = rng.permutation(n)
     test_rows, train_rows = perm[: c * b], perm[n_test:]
+    # early stopping watches a monitor part of the training pairs (never the test pairs)
+    n_mon = (int(round(n_train * cfg["monitor_fraction"])) // b) * b
+    if n_mon >= b and n_train - n_mon >= cfg["batch_size"]:
+        monitor_rows, train_rows = train_rows[:n_mon], train_rows[n_mon:]
+    else:
+        monitor_rows = train_rows[:0]
+    n_train = train_rows.size
 
     dev = torch.device(cfg["device"])
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -289,20 +308,35 @@ def fit_adaptive(
         order = np.zeros(0, dtype=np.int64)
         curve = np.zeros(cfg["steps"])
         bs = cfg["batch_size"]
-        enc_p.train()
-        enc_s.train()
+        best = (-math.inf, -1, None)
+
+        def watch(step: int) -> tuple[float, int, Any]:
+            if not monitor_rows.size:
+                return best
+            with torch.inference_mode():
+                a = encode_plain(enc_p, monitor_rows)
+                bb = enc_s(image_features(se[monitor_rows], cfg["features"]).to(dev))
+                v = float(bound_value(cfg["bound"], _chunk_scores(a, bb, b)).mean())
+            if v > best[0]:
+                state = [{k: t.detach().clone() for k, t in m.state_dict().items()} for m in (enc_p, enc_s)]
+                return v, step, state
+            return best
+
         for step in range(cfg["steps"]):
             if order.size < bs:
                 order = train_rows[torch.randperm(n_train, generator=gen).numpy()]
             rows, order = order[:bs], order[bs:]
-            s = separable_scores(
-                encode_plain(enc_p, rows), enc_s(image_features(se[rows], cfg["features"]).to(dev))
-            )
+            s = separable_scores(encode_plain(enc_p, rows), enc_s(image_features(se[rows], cfg["features"]).to(dev)))
             value = bound_value(cfg["bound"], s)
             opt.zero_grad(set_to_none=True)
             (-value).backward()
             opt.step()
             curve[step] = float(value.detach())
+            if (step + 1) % cfg["eval_every"] == 0 or step + 1 == cfg["steps"]:
+                best = watch(step + 1)
+        if best[2] is not None:
+            for m, state in zip((enc_p, enc_s), best[2]):
+                m.load_state_dict(state)
         enc_p.eval()
         enc_s.eval()
         with torch.inference_mode():
@@ -331,8 +365,10 @@ def fit_adaptive(
     flags: list[str] = []
     if nats < 0:
         flags.append("held-out bound below 0: the trained critic does not generalise to unseen pairs")
-    settings = {k: cfg[k] for k in ("mode", "bound", "steps", "batch_size", "lr", "weight_decay", "test_fraction",
-                                    "chunks", "features", "embed_dim", "width", "seed", "device")}  # fmt: skip
+    names = ("mode", "bound", "steps", "batch_size", "lr", "weight_decay", "test_fraction", "monitor_fraction",
+             "eval_every", "chunks", "features", "embed_dim", "width", "seed", "device")  # fmt: skip
+    settings: dict[str, Any] = {k: cfg[k] for k in names}
+    settings["best_step"] = best[1]
     if cfg["mode"] == "semantic":
         settings["embedder"] = embedder if isinstance(embedder, str) else plain_name
     fit.result = LeakageResult(

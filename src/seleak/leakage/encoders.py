@@ -3,8 +3,9 @@ encoder of embedding vectors, and how an image batch becomes what the encoder re
 
 The critic of :mod:`seleak.leakage.adaptive` is separable, ``T(a, b) = t * cos(g(a), h(b))`` with a
 learned scale ``t`` (:class:`ScaledSE`; unit-length codes keep both sides' variation from vanishing
-at initialisation, where two unnormalised random encoders sit at a saddle): each side is encoded once, and a batch of ``B`` pairs gives the ``B x B`` score matrix of every pairing
-by one matrix product (what InfoNCE, the permutation test and the maps need).
+at initialisation, where two unnormalised random encoders sit at a saddle): each side is encoded
+once, and a batch of ``B`` pairs gives the ``B x B`` score matrix of every pairing by one matrix
+product (what InfoNCE, the permutation test and the maps need).
 
 Two input features for images (``features``):
 
