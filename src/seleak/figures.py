@@ -293,14 +293,15 @@ def leakage_maps(axes, maps, *, cmap: str = "magma"):
     return axes
 
 
-def leakage_gallery(axes, plain: np.ndarray, se: np.ndarray, lmap, *, n: int = 4):
+def leakage_gallery(axes, plain: np.ndarray, lmap, *, n: int = 4):
     """The ``n`` most and ``n`` least leaking held-out images by pointwise score (top row: plain
     images, bottom row: their SE images; left the most, right the least leaking). ``axes``: a
-    ``(2, 2 n)`` grid; ``plain``/``se``: the images the map's rows index."""
+    ``(2, 2 n)`` grid; ``plain``: the images the map's ``rows`` index (the SE images come with the map)."""
     order = np.argsort(-lmap.pointwise, kind="stable")
     picks = np.concatenate([order[:n], order[-n:]])
     for j, i in enumerate(picks):
-        row = int(lmap.rows[i])
         which = "most" if j < n else "least"
-        image_row(axes[:, j], [plain[row], se[row]], [f"{which}\n{lmap.pointwise[i]:.2f} nats", "SE"])
+        image_row(
+            axes[:, j], [plain[int(lmap.rows[i])], lmap.se_images[i]], [f"{which}\n{lmap.pointwise[i]:.2f} nats", "SE"]
+        )
     return axes

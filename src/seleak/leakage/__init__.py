@@ -22,9 +22,10 @@ from seleak.embedding.features import informative_columns
 from seleak.leakage.adaptive import BOUNDS, MODES, AdaptiveFit, adaptive_leakage, fit_adaptive
 from seleak.leakage.maps import LeakageMap, leakage_map
 from seleak.leakage.measure import SATURATION, LeakageResult, measure_leakage
-from seleak.leakage.sweep import adaptive_sweep, adaptive_verdicts, overturned_verdicts
+from seleak.leakage.sweep import above_image_level, adaptive_sweep, adaptive_verdicts, overturned_verdicts
 
 __all__ = [
+    "above_image_level",
     "AdaptiveFit",
     "BOUNDS",
     "LeakageMap",

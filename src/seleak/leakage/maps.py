@@ -32,13 +32,15 @@ class LeakageMap:
     """``occlusion``: ``(H, W)`` drop of the held-out InfoNCE (nats per image) when the square holding the
     pixel is replaced by random bytes; ``pointwise``: ``(n_eval,)`` InfoNCE terms of the held-out pairs;
     ``rows``: the input rows they belong to (``pointwise[i]`` is row ``rows[i]``); ``patch``: the side
-    of the squares; ``baseline``: the mean of ``pointwise`` (the held-out InfoNCE)."""
+    of the squares; ``baseline``: the mean of ``pointwise`` (the held-out InfoNCE); ``se_images``: the
+    held-out SE images, in the order of ``pointwise``."""
 
     occlusion: np.ndarray
     pointwise: np.ndarray
     rows: np.ndarray
     patch: int
     baseline: float
+    se_images: np.ndarray
 
     def ranking(self) -> np.ndarray:
         """Input rows from the most to the least leaking (by pointwise score)."""
@@ -81,4 +83,4 @@ def leakage_map(fit: AdaptiveFit, patch: int = 4, seed: int = 0) -> LeakageMap:
             block = noisy[:, y0 : y0 + p, x0 : x0 + p]
             noisy[:, y0 : y0 + p, x0 : x0 + p] = rng.integers(0, 256, size=block.shape, dtype=np.uint8)
             occ[y0 : y0 + p, x0 : x0 + p] = float(np.mean(base - fit.pointwise(noisy)))
-    return LeakageMap(occ, base, fit.test_rows.copy(), p, float(base.mean()))
+    return LeakageMap(occ, base, fit.test_rows.copy(), p, float(base.mean()), ims)

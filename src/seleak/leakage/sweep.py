@@ -33,7 +33,15 @@ from seleak.metrics import image_level_mi
 from .adaptive import AdaptiveFit, fit_adaptive
 from .measure import LeakageResult, measure_leakage
 
-__all__ = ["MEASURES", "sweep_key", "scheme_family", "adaptive_sweep", "adaptive_verdicts", "overturned_verdicts"]
+__all__ = [
+    "MEASURES",
+    "sweep_key",
+    "scheme_family",
+    "adaptive_sweep",
+    "adaptive_verdicts",
+    "overturned_verdicts",
+    "above_image_level",
+]
 
 #: The measures of :func:`adaptive_sweep`, weakest adversary first.
 MEASURES = ("frozen", "semantic", "image")
@@ -186,6 +194,9 @@ def overturned_verdicts(table: pd.DataFrame) -> str:
         parts = [
             f"the {r.measure} adversary certifies at least {r.lower_bound_nats:.2f} nats "
             f"(adjusted p = {r.p_adjusted:.3g})"
+            if r.lower_bound_nats > 0
+            else f"the {r.measure} adversary detects a dependence (adjusted p = {r.p_adjusted:.3g}) without "
+            "certifying a positive amount"
             for r in found.itertuples()
         ]
         lines.append(
@@ -199,3 +210,10 @@ def overturned_verdicts(table: pd.DataFrame) -> str:
             "no 'no evidence' verdict is overturned here."
         )
     return "\n".join(lines)
+
+
+def above_image_level(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose lower bound exceeds the image-level MI of the images under the scheme (which bounds
+    every measure by data processing): empty unless a one-sided bound erred (each may, with probability
+    at most 1 - its level, e.g. at full encryption where the value is 0)."""
+    return table[table["lower_bound_nats"] > table["upper_bound_nats"] + 1e-9]
