@@ -181,3 +181,14 @@ def test_the_sweep_table_and_its_verdicts(patterns) -> None:
     v = adaptive_verdicts(t, family="full")
     assert list(v.index) == ["semantic", "image"]
     assert "no 'no evidence' verdict is overturned" in overturned_verdicts(t)
+
+
+def test_the_nwj_bound_reports_its_own_value_with_the_infonce_lower_bound(patterns) -> None:
+    """NWJ has no batch ceiling of its own: only the cap log n_eval; its lower bound is still the
+    held-out InfoNCE of the trained critic (valid for any critic), so it is at most log b."""
+    z = get_embedder("random:small").embed(patterns, progress=False)
+    se = encrypt(patterns, KEY, "msb:2", seed=0).images
+    r = adaptive_leakage(patterns, se, z, "semantic", bound="nwj", steps=30, width=8, permutations=199, lr=1e-3)
+    assert r.ceiling == pytest.approx(math.log(r.n_eval))
+    assert r.lower_bound <= math.log(r.n_eval // 10)
+    assert r.settings["bound"] == "nwj" and math.isfinite(r.nats)
