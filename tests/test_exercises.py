@@ -224,3 +224,14 @@ def test_the_check_fails_on_a_wrong_answer(stem):
     assert wrong != _alternative(stem.split("_")[0])
     with pytest.raises(AssertionError):
         run_with_alternative(ROOT / "book" / "06_exercises" / f"{stem}.ipynb", wrong, FAST[stem])
+
+
+def test_cli_handout(tmp_path, capsys):
+    from seleak.cli import main
+
+    assert main(["handout", "--root", str(ROOT), "--out", str(tmp_path / "h"), "--no-html"]) == 0
+    assert len(list((tmp_path / "h" / "notebooks").glob("*.ipynb"))) == len(EXERCISES)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    assert main(["handout", "--root", str(ROOT), "--out", str(tmp_path / "other"), "--no-html"]) == 2
+    assert "--force" in capsys.readouterr().err

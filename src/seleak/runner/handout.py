@@ -305,6 +305,9 @@ def build_handout(
             )
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".handout-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    work.chmod(0o777 & ~umask)  # mkdtemp makes the folder private; the handout is for sharing
     try:
         write_handout_sources(root_path, work)
         if html:

@@ -289,6 +289,9 @@ def merge_pdfs(
     try:
         with os.fdopen(fd, "wb") as fh:
             writer.write(fh)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; the PDF is for reading
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
