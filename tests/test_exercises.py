@@ -185,11 +185,11 @@ def _alternative(stem: str) -> str:
 FAST = {
     "ex1_new_scheme": {"n_images": 80, "n_permutations": 19},
     "ex2_nonce_reuse": {},
-    "ex3_lsb_estimators": {"n_images": 120, "lsb_k": [1, 4, 8]},
+    "ex3_lsb_estimators": {},
     "ex4_smallest_n": {"n_pool": 80, "sample_sizes": [20, 40], "n_repeats": 2},
     "ex5_calibration": {"n_datasets": 30},
-    "ex6_region_size": {"n_images": 120, "fractions": [0.05, 0.5, 1.0]},
-    "ex7_pixel_mi_bias": {"sides": [16, 64, 256], "msb_k": [1, 3]},
+    "ex6_region_size": {},
+    "ex7_pixel_mi_bias": {},
 }
 
 
@@ -208,8 +208,9 @@ def test_a_second_solution_passes_the_check(stem, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", sorted(FAST))
+@pytest.mark.parametrize("stem", sorted(stem for stem, overrides in FAST.items() if overrides))
 def test_a_second_solution_passes_the_check_at_the_defaults(stem):
+    # ex1 about 15 s after the imports, ex4 15 s, ex5 9 s on 2 cores
     run_with_alternative(ROOT / "book" / "06_exercises" / f"{stem}.ipynb", _alternative(stem), {})
 
 
@@ -235,3 +236,13 @@ def test_cli_handout(tmp_path, capsys):
     (tmp_path / "other" / "notes.txt").write_text("mine")
     assert main(["handout", "--root", str(ROOT), "--out", str(tmp_path / "other"), "--no-html"]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_handout_html_book_builds(tmp_path):
+    # jupyter-book build of the generated student book (about 15 s): warnings are errors there too
+    out = build_handout(ROOT, tmp_path / "handout")
+    for path in EXERCISES:
+        page = (out / "html" / f"{path.stem}.html").read_text()
+        assert "About this exercise" in page and "tag_solution" not in page and "Show code cell" not in page
+    assert "ex1_new_scheme.html" in (out / "html" / "index.html").read_text()
