@@ -23,7 +23,8 @@ PAGE_A = """<html><head><title>First page — Book</title></head><body><h1>First
 <a href="#here">down this page</a> <a href="https://example.org/">the web</a></p>
 <div style="height:1500px"></div><h2 id="here">Here</h2></body></html>"""
 PAGE_B = """<html><head><title>Second page — Book</title></head><body><h1>Second</h1>
-<p><a href="../a.html">back</a></p><div style="height:2500px"></div><h2 id="deep">Deep</h2><p>end</p></body></html>"""
+<p><a href="../a.html">back</a></p><details><summary>more</summary><p>Folded text</p></details>
+<div style="height:2500px"></div><h2 id="deep">Deep</h2><p>end</p></body></html>"""
 
 
 def _site(tmp_path):
@@ -65,6 +66,8 @@ def test_book_pdf_merges_pages_in_order_with_internal_links(tmp_path):
     assert (0, deep_sheet) in goto and (0, first_b) in goto
     assert any(src >= first_b and dst == 0 for src, dst in goto)  # b -> a
     assert result.links >= 4
+    # a PDF cannot be clicked: what the page folds is printed open
+    assert "Folded text" in "".join(p.extract_text() for p in reader.pages)
 
 
 def test_book_pdf_names_the_missing_build(tmp_path):

@@ -119,6 +119,11 @@ def _add_pdf(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--html", default=None, help="the built HTML folder (default: _build/html)")
     p.add_argument("--out", default=None, help="the PDF file (default: _build/pdf/seleak.pdf)")
     p.add_argument("--chromium", default=None, help="Chromium executable (default: /usr/bin/chromium or on PATH)")
+    p.add_argument(
+        "--folded",
+        action="store_true",
+        help="print folded content (solutions, dropdowns) folded, as the page shows it; default: unfolded",
+    )
     p.add_argument("--root", default=None, help="the book's root folder (default: found from the current folder)")
     p.set_defaults(func=_cmd_pdf)
 
@@ -126,7 +131,7 @@ def _add_pdf(sub: argparse._SubParsersAction) -> None:
 def _cmd_pdf(args: argparse.Namespace) -> int:
     from seleak.runner.pdf import book_pdf
 
-    result = book_pdf(args.root, html_dir=args.html, out=args.out, chromium=args.chromium)
+    result = book_pdf(args.root, html_dir=args.html, out=args.out, chromium=args.chromium, unfold=not args.folded)
     print(
         f"pdf: {result.path} ({result.pages} pages, {result.path.stat().st_size / 1e6:.1f} MB, "
         f"{result.links} internal links)"

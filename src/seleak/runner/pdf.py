@@ -32,6 +32,19 @@ from seleak.runner.toc import find_root, toc_entries
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
+# on paper nothing scrolls sideways: long code and output lines wrap instead of being cut at the margin
+PRINT_CSS = """
+@media print {
+  pre, pre code, .highlight pre, .output pre, .cell_output pre { white-space: pre-wrap !important;
+    overflow-wrap: anywhere !important; overflow: visible !important; }
+  img { max-width: 100% !important; height: auto !important; }
+  button.toggle-button, .toggle-button { display: none !important; }
+}
+"""
+UNFOLD_JS = """() => {
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+}"""
 
 
 def find_chromium(explicit: str | None = None) -> str:
@@ -154,6 +167,7 @@ def print_pages(
     chromium: str,
     *,
     anchors: dict[str, set[str]] | None = None,
+    unfold: bool = True,
     timeout_s: float = 120.0,
 ) -> tuple[list[Path], str]:
     """Print each page (relative to ``html_dir``) to ``out_dir/NNN.pdf`` with headless Chromium, offline;
@@ -186,6 +200,9 @@ def print_pages(
                     "() => (window.MathJax && MathJax.startup && MathJax.startup.promise) ? "
                     "MathJax.startup.promise.then(() => true) : true"
                 )
+                page.add_style_tag(content=PRINT_CSS)
+                if unfold:  # a PDF cannot be clicked: open what the page folds (solutions, dropdowns)
+                    page.evaluate(UNFOLD_JS)
                 wanted = sorted((anchors or {}).get(rel, ()))
                 if wanted:
                     # Chromium writes a named destination for each element a link on the same page points
@@ -306,9 +323,12 @@ def book_pdf(
     out: str | os.PathLike[str] | None = None,
     chromium: str | None = None,
     pages: Sequence[str] | None = None,
+    unfold: bool = True,
 ) -> PdfResult:
     """Print the built book to one PDF (default ``_build/pdf/seleak.pdf``), pages in ``_toc.yml`` order.
 
+    ``unfold`` opens what the pages fold behind a click (solutions, dropdowns, hidden cells): a PDF
+    cannot be clicked. With ``unfold=False`` the PDF shows only what the page shows before a click.
     ``pages`` (paths relative to ``html_dir``) replaces the toc's pages, for a folder that is not a book.
     """
     start = time.perf_counter()
@@ -326,7 +346,7 @@ def book_pdf(
     exe = find_chromium(chromium)
     with tempfile.TemporaryDirectory(prefix="seleak-pdf-") as tmp:
         anchors = cross_page_anchors(html_path, pages)
-        printed, base = print_pages(html_path, pages, Path(tmp), exe, anchors=anchors)
+        printed, base = print_pages(html_path, pages, Path(tmp), exe, anchors=anchors, unfold=unfold)
         titles = [page_title(html_path / rel) for rel in pages]
         sheets, links, layout = merge_pdfs(list(zip(pages, titles, printed)), base, out_path)
     return PdfResult(out_path, sheets, links, layout, time.perf_counter() - start)
