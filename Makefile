@@ -2,6 +2,8 @@
 #   make book   set up .venv, execute every chapter (profiles/quick.yaml), build the HTML book
 #   make test   set up .venv, run the unit tests and nbval over the notebooks
 #   make lab    set up .venv, open the book in JupyterLab
+#   make handout  the exercises without solutions: _build/handout/notebooks and _build/handout/html
+#   make pdf    the built book (after make book) as one PDF: _build/pdf/seleak.pdf
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +11,7 @@ STAMP := $(VENV)/.seleak-installed
 PROFILE ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: setup book test test-slow test-seeds lint lab bench check-book clean
+.PHONY: setup book test test-slow test-seeds lint lab bench check-book handout pdf clean
 
 setup: $(STAMP)
 
@@ -40,6 +42,14 @@ lint: setup
 # open every page of the built book in headless Chromium (Debian's `chromium`: apt-get install chromium)
 check-book: book
 	$(BIN)/python tools/check_book.py
+
+# the student edition: exercise notebooks without their solution cells, and their own small HTML book
+handout: setup
+	$(BIN)/seleak handout
+
+# every page of the built book printed by the system Chromium (headless, offline), merged in toc order
+pdf: setup
+	$(BIN)/seleak pdf
 
 lab: setup
 	$(BIN)/jupyter lab book/

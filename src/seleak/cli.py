@@ -75,6 +75,70 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_handout(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "handout",
+        help="the student edition of the exercises: notebooks without solutions and their own HTML book",
+        description="Write the exercise notebooks without their solution cells (code and output) to "
+        "OUT/notebooks and build them as a small Jupyter Book in OUT/html. OUT is replaced atomically; a "
+        "folder not written by this command is refused.",
+    )
+    p.add_argument("--out", default=None, help="output folder (default: _build/handout)")
+    p.add_argument("--no-html", action="store_true", help="write the notebooks and book sources, do not build")
+    p.add_argument("--force", action="store_true", help="replace OUT even if this command did not write it")
+    p.add_argument(
+        "--update-headers",
+        action="store_true",
+        help="only rewrite each exercise's header cell from its metadata['exercise'] (in the source notebooks)",
+    )
+    p.add_argument("--root", default=None, help="the book's root folder (default: found from the current folder)")
+    p.set_defaults(func=_cmd_handout)
+
+
+def _cmd_handout(args: argparse.Namespace) -> int:
+    from seleak.runner.handout import build_handout, sync_exercise_headers
+
+    if args.update_headers:
+        for path in sync_exercise_headers(args.root):
+            print(f"header rewritten: {path}")
+        return 0
+    out = build_handout(args.root, args.out, html=not args.no_html, force=args.force)
+    print(f"notebooks: {out / 'notebooks'}")
+    if not args.no_html:
+        print(f"book: {out / 'html' / 'index.html'}")
+    return 0
+
+
+def _add_pdf(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pdf",
+        help="print the built HTML book to one PDF with the system Chromium (headless, offline)",
+        description="Print every page of the built book (_build/html, after `seleak book`) with headless "
+        "Chromium, in _toc.yml order, and merge them into one PDF with bookmarks and internal links.",
+    )
+    p.add_argument("--html", default=None, help="the built HTML folder (default: _build/html)")
+    p.add_argument("--out", default=None, help="the PDF file (default: _build/pdf/seleak.pdf)")
+    p.add_argument("--chromium", default=None, help="Chromium executable (default: /usr/bin/chromium or on PATH)")
+    p.add_argument(
+        "--folded",
+        action="store_true",
+        help="print folded content (solutions, dropdowns) folded, as the page shows it; default: unfolded",
+    )
+    p.add_argument("--root", default=None, help="the book's root folder (default: found from the current folder)")
+    p.set_defaults(func=_cmd_pdf)
+
+
+def _cmd_pdf(args: argparse.Namespace) -> int:
+    from seleak.runner.pdf import book_pdf
+
+    result = book_pdf(args.root, html_dir=args.html, out=args.out, chromium=args.chromium, unfold=not args.folded)
+    print(
+        f"pdf: {result.path} ({result.pages} pages, {result.path.stat().st_size / 1e6:.1f} MB, "
+        f"{result.links} internal links)"
+    )
+    return 0
+
+
 EPILOG_STUDY = """examples:
   seleak study --profile quick --out results/quick          # the CPU study; rerun to resume
   seleak study --profile full --out results/full --device cuda
@@ -537,6 +601,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_book,
     _add_study,
     _add_refresh,
+    _add_handout,
+    _add_pdf,
     _add_keygen,
     _add_encrypt,
     _add_decrypt,

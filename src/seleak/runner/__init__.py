@@ -9,6 +9,9 @@ The runner holds no study logic. It
    papermill metadata stripped and the injected-parameters cell hidden from the rendered page;
 4. runs ``jupyter-book build`` on the stage with warnings as errors and notebook execution off (papermill
    already ran them), so the HTML lands in ``_build/html`` and the source tree stays clean.
+
+Besides the book: the student edition of the exercises (:mod:`seleak.runner.handout`) and the whole book
+as one PDF printed by the system Chromium (:mod:`seleak.runner.pdf`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,16 @@ from seleak.runner.execute import (
     stage_sources,
     strip_volatile,
 )
+from seleak.runner.handout import (
+    build_handout,
+    check_teacher_folding,
+    exercise_header,
+    exercise_metadata,
+    student_notebook,
+    sync_exercise_headers,
+)
 from seleak.runner.parameters import GLOBAL_PARAMETERS, check_parameter_type, notebook_parameters, resolve_parameters
+from seleak.runner.pdf import PdfResult, book_pdf
 from seleak.runner.profile import PROFILE_KEYS, load_profile
 from seleak.runner.status import (
     RUNS_FORMAT,
@@ -41,12 +53,18 @@ __all__ = [
     "CHECK_MARKER",
     "GLOBAL_PARAMETERS",
     "NotebookRun",
+    "PdfResult",
     "PROFILE_KEYS",
     "RUNS_FORMAT",
     "RunnerError",
+    "book_pdf",
+    "build_handout",
     "build_html",
     "check_kernel",
     "check_parameter_type",
+    "check_teacher_folding",
+    "exercise_header",
+    "exercise_metadata",
     "find_root",
     "is_checked",
     "load_profile",
@@ -58,6 +76,8 @@ __all__ = [
     "run_book",
     "stage_sources",
     "strip_volatile",
+    "student_notebook",
+    "sync_exercise_headers",
     "toc_entries",
     "toc_notebooks",
     "write_runs",
