@@ -250,3 +250,39 @@ def lsb_msb_plot(axes, lsb_msb: pd.DataFrame):
     for ax in axes:
         ax.legend(fontsize="small")
     return axes
+
+
+def layer_sweep_plot(ax, sweep: pd.DataFrame, *, title: str | None = None):
+    """The layer sweep (:func:`seleak.study.layer_sweep`): per scheme, the certified lower bound (solid,
+    filled where the sweep's adjusted test is significant) and the estimate with its interval (thin)
+    against the depth of the layer, the layers' names as the x labels. A saturated estimate is a floor,
+    drawn as an upward triangle at its lower bound."""
+    layers = sweep.drop_duplicates("depth").sort_values("depth")
+    for i, (scheme, d) in enumerate(sweep.groupby("scheme", sort=False)):
+        d = d.sort_values("depth")
+        c = f"C{i % 10}"
+        x = d["depth"].to_numpy(dtype=float)
+        lb = d["lower_bound_nats"].to_numpy(dtype=float)
+        sig = d["significant"].astype(bool).to_numpy()
+        sat = (d["saturated"].astype(bool) & ~d["degenerate"].astype(bool)).to_numpy()
+        ax.plot(x, lb, "-", color=c, label=f"{scheme}: lower bound")
+        ax.plot(x[sig], lb[sig], "o", color=c, ls="none")
+        ax.plot(x[~sig], lb[~sig], "o", color=c, mfc="none", ls="none")
+        est = d["mi_nats"].to_numpy(dtype=float)
+        live = ~sat
+        low = d["ci_low"].to_numpy(dtype=float)
+        high = d["ci_high"].to_numpy(dtype=float)
+        ax.errorbar(
+            x[live] + 0.08, est[live], yerr=[np.maximum(est - low, 0)[live], np.maximum(high - est, 0)[live]],
+            fmt="_", color=c, alpha=0.6, lw=1,
+        )  # fmt: skip
+        if sat.any():
+            ax.plot(x[sat], lb[sat], "^", color=c, ms=9, ls="none")
+    ax.set_xticks(layers["depth"].to_numpy(dtype=float))
+    ax.set_xticklabels([f"{n}\n({int(d)} dims)" for n, d in zip(layers["layer"], layers["dim"])], fontsize="small")
+    ax.set(xlabel="layer (shallow to deep)", ylabel="MI (nats): lower bound (line), estimate [interval]")
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -21,7 +21,7 @@ from scipy.stats import binom
 from seleak.study.cell import grid_dataset
 from seleak.study.config import Grid, StudyConfig
 
-KEYS = ["block", "dataset", "embedding", "scheme", "family", "k", "estimator"]
+KEYS = ["block", "dataset", "embedding", "scheme", "cleanup", "family", "k", "estimator"]
 
 #: Confidence level of the study's lower bounds (``seleak.leakage.measure_leakage``'s ``bound_level``).
 BOUND_LEVEL = 0.95
@@ -42,6 +42,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     # a table written before a pixel column existed gives NaN there, not an error
     optional = [c for c in ("npcr_expected", "uaci_expected") if c not in table.columns]
     table = table.assign(**{c: math.nan for c in optional})
+    if "cleanup" not in table.columns:  # a table written before clean-ups existed: the SE images as they are
+        table = table.assign(cleanup="none")
     grouped = table.groupby(KEYS, dropna=False, sort=False)
     out = grouped.agg(
         estimator_name=("estimator_name", "first"),
@@ -99,7 +101,12 @@ def findings(table: pd.DataFrame, *, family: str = "msb", block: str | None = No
     """
     s = summarize(table if block is None else table[table["block"] == block])
     checks = []
-    for (blk, ds, emb, est), g in s.groupby(["block", "dataset", "embedding", "estimator"], sort=True):
+    for (blk, ds, emb, cleanup, est), g in s.groupby(
+        ["block", "dataset", "embedding", "cleanup", "estimator"], sort=True
+    ):
+        # a cleaned-up setting is its own curve; its checks say so (the columns stay those of the SE images')
+        if cleanup != "none":
+            emb = f"{emb} ({cleanup})"
         fam = g[g["family"] == family].sort_values("k")
         row = fam[fam["k"] == 1]
         if not row.empty:
@@ -536,7 +543,13 @@ def select_attack_comparison(
     grids = [
         g
         for g in config.grids
-        if (g.block in blocks if blocks else g.block not in CONTROL_BLOCKS and not g.block.startswith(SIZE_PREFIX))
+        if (
+            g.block in blocks
+            if blocks
+            else g.block not in CONTROL_BLOCKS
+            and not g.block.startswith(SIZE_PREFIX)
+            and tuple(g.cleanup) == ("none",)  # cleaned-up rows measure the adversary's pictures, not the SE ones
+        )
     ]
     if not grids:
         raise ValueError(f"blocks {list(blocks)} are not in profile {config.name!r}: {[g.block for g in config.grids]}")
@@ -575,8 +588,10 @@ def attacker_prior(comparison: AttackComparison, prior_mean: float = -1.0) -> fl
 
 def compared_summary(summary: pd.DataFrame, comparison: AttackComparison) -> pd.DataFrame:
     """The rows of a :func:`summarize` table that the comparison covers."""
+    cleanup = summary["cleanup"] if "cleanup" in summary.columns else pd.Series("none", index=summary.index)
     return summary[
         summary["block"].isin(comparison.blocks)
+        & (cleanup == "none")
         & (summary["dataset"] == comparison.dataset)
         & (summary["embedding"] == comparison.embedding)
         & summary["scheme"].isin(comparison.schemes)
@@ -819,3 +834,77 @@ def attack_values(
         values["main_lsb_hi"] = _at(mi, f"lsb:{k_hi}", main)
     values["discord"] = "; ".join(rank_gaps(points, complete + ["pixel_exact"]))
     return values
+
+
+# --------------------------------------------------------------------------------------------------
+# beyond the paper: the scheme-aware clean-up (chapter 7 reads these)
+# --------------------------------------------------------------------------------------------------
+
+
+def cleanup_table(summary: pd.DataFrame, estimator: str | None = None, family: str | None = None) -> pd.DataFrame:
+    """The settings measured both as they are and cleaned up, side by side: one row per (block, data set,
+    embedding, estimator, scheme, clean-up) of the blocks that measure a clean-up, from a
+    :func:`summarize` table (or the study's table itself, which is summarised first).
+
+    Columns: the keys, ``mi_nats`` and its interval, ``lower_bound_nats`` (the certified 95 % floor),
+    ``upper_bound_nats`` (the image-level bound of the SE images, which no clean-up can exceed),
+    ``p_adjusted``, ``significant``, ``shown`` (the estimate as a reader may read it) and ``verdict``
+    (:func:`verdict_text` at the block's adjusted level). ``estimator`` and ``family`` filter the rows.
+    Empty when no block measures a clean-up.
+    """
+    if "mi_sd" not in summary.columns:  # the study's table: one row per seed
+        summary = summarize(summary)
+    cleanup = summary["cleanup"] if "cleanup" in summary.columns else pd.Series("none", index=summary.index)
+    blocks = set(summary.loc[cleanup != "none", "block"])
+    d = summary[summary["block"].isin(blocks)]
+    if estimator is not None:
+        d = d[d["estimator"] == estimator]
+    if family is not None:
+        d = d[d["family"] == family]
+    cols = [
+        "block", "dataset", "embedding", "estimator", "scheme", "family", "k", "cleanup", "mi_nats", "ci_low",
+        "ci_high", "lower_bound_nats", "upper_bound_nats", "p_adjusted", "significant", "saturated", "degenerate",
+    ]  # fmt: skip
+    if d.empty:
+        return pd.DataFrame(columns=[*cols, "shown", "verdict"])
+    d = d.assign(_full=d["family"] == "full")  # full encryption last, as in every table of the book
+    d = d.sort_values(["block", "dataset", "embedding", "estimator", "_full", "family", "k", "scheme", "cleanup"])
+    out = d[cols].reset_index(drop=True)
+    # the verdict's alpha: 'significant' is p_adjusted <= alpha, so any alpha it was made with agrees
+    out["shown"] = [shown_estimate(r, 3) for _, r in d.iterrows()]
+    out["verdict"] = [verdict_text(r, 0.05) for _, r in d.iterrows()]
+    return out
+
+
+def quiet_table(summary: pd.DataFrame, family: str = "msb") -> pd.DataFrame:
+    """Where each measure stops finding leakage: per (block, data set, embedding, clean-up, estimator)
+    that measured ``family`` at two k or more, the smallest ``k >= 1`` from which no estimate is
+    significant (:func:`first_quiet`; NaN when some estimate is significant at the largest k), and at
+    that k the upper end of the interval (``ci_high``: an upper confidence statement about the measured
+    representation when the interval is a subsampling one), the image-level upper bound and the
+    adjusted p-value. Accepts the study's table or its :func:`summarize`."""
+    if "mi_sd" not in summary.columns:
+        summary = summarize(summary)
+    if "cleanup" not in summary.columns:
+        summary = summary.assign(cleanup="none")
+    rows = []
+    keys = ["block", "dataset", "embedding", "cleanup", "estimator"]
+    for key, g in summary[summary["family"] == family].groupby(keys, sort=True):
+        if (g["k"] >= 1).sum() < 2:
+            continue
+        k = first_quiet(g, family)
+        at = g[g["k"] == k].iloc[0] if k is not None else None
+        rows.append(
+            {
+                **dict(zip(keys, key)),
+                "quiet_k": k if k is not None else math.nan,
+                "ci_high": float(at["ci_high"]) if at is not None else math.nan,
+                "interval": at["interval"] if at is not None else "",
+                "upper_bound_nats": float(at["upper_bound_nats"]) if at is not None else math.nan,
+                "p_adjusted": float(at["p_adjusted"]) if at is not None else math.nan,
+                "k_max": float(g["k"].max()),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=[*keys, "quiet_k", "ci_high", "interval", "upper_bound_nats", "p_adjusted", "k_max"]
+    )
