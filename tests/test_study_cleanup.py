@@ -143,3 +143,28 @@ def test_layer_sweep_rows_names_order_and_determinism(digits):
     pd.testing.assert_frame_equal(a.drop(columns="wall_s"), b.drop(columns="wall_s"))
     with pytest.raises(ValueError, match="not layers of"):
         layer_sweep(digits, ["msb:1"], "trained:digits", layers=["nope"], **kw)
+
+
+def test_a_study_block_of_layers_reads_as_the_same_sweep(tmp_path, digits):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seleak import figures
+    from seleak.study import layer_table
+
+    config = _study(
+        schemes=["msb:2"],
+        blocks=[{"name": "layers", "embeddings": ["trained:digits@features.1.2", "trained:digits"]}],
+    )
+    from_study = layer_table(run_study(config, tmp_path, progress=False).table, config)
+    direct = layer_sweep(digits, ["msb:2"], layers=["features.1.2", "flatten"], permutations=19, n_boot=10, seed=0)
+    assert list(from_study["layer"]) == ["features.1.2", "flatten"] and list(from_study["depth"]) == [1, 2]
+    # the same images, key, representation and seed: the study's cells and the sweep measure the same numbers
+    np.testing.assert_allclose(from_study["mi_nats"], direct["mi_nats"], rtol=1e-9)
+    np.testing.assert_allclose(from_study["p_value"], direct["p_value"], rtol=1e-12)
+    fig, ax = plt.subplots()
+    figures.layer_sweep_plot(ax, direct, title="sweep")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["features.1.2\n(32 dims)", "flatten\n(128 dims)"]
+    plt.close(fig)

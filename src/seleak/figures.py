@@ -279,7 +279,10 @@ def layer_sweep_plot(ax, sweep: pd.DataFrame, *, title: str | None = None):
         if sat.any():
             ax.plot(x[sat], lb[sat], "^", color=c, ms=9, ls="none")
     ax.set_xticks(layers["depth"].to_numpy(dtype=float))
-    ax.set_xticklabels([f"{n}\n({int(d)} dims)" for n, d in zip(layers["layer"], layers["dim"])], fontsize="small")
+    ax.set_xticklabels(
+        [f"{n}\n({int(d)} dims)" if d == d else str(n) for n, d in zip(layers["layer"], layers["dim"])],
+        fontsize="small",
+    )
     ax.set(xlabel="layer (shallow to deep)", ylabel="MI (nats): lower bound (line), estimate [interval]")
     ax.set_yscale("symlog", linthresh=0.1)
     ax.legend(fontsize="small")

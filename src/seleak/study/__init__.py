@@ -119,7 +119,7 @@ from seleak.study.config import (
     load_study,
     shift_seeds,
 )
-from seleak.study.layers import LAYER_COLUMNS, layer_sweep, sweep_layers
+from seleak.study.layers import LAYER_COLUMNS, layer_sweep, layer_table, sweep_layers
 from seleak.study.run import (
     COLUMNS,
     StudyBusyError,
@@ -169,6 +169,7 @@ __all__ = [
     # layers
     "LAYER_COLUMNS",
     "layer_sweep",
+    "layer_table",
     "sweep_layers",
     # run
     "COLUMNS",

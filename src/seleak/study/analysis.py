@@ -182,6 +182,7 @@ def grid_table(config: StudyConfig) -> pd.DataFrame:
                     f"{k}={v}" for k, v in (dict(g.representation) or {"projection": "none"}).items()
                 ),
                 "split": g.split,
+                "cleanup": ", ".join(g.cleanup),
                 "permutations": g.permutations,
                 "adjust": f"{g.adjust}, alpha = {g.alpha:g}",
             }

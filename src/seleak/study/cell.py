@@ -206,13 +206,17 @@ def study_embedder(spec: str, seed: int, device: str):
 def _attacker_prior(cell: "Cell") -> float:
     """The brightness a reconstructing adversary assumes: the mean pixel of the data set's other split
     (pictures of the kind, never the measured ones; mid-grey when the data set has no other split)."""
+    opts = dict(cell.dataset_opts)
+    opts["split"] = "train" if cell.split != "train" else "test"
+    return _mean_pixel(cell.dataset, tuple(sorted(opts.items())))
+
+
+@lru_cache(maxsize=8)
+def _mean_pixel(name: str, opts: tuple[tuple[str, Any], ...]) -> float:
     from seleak.data import load_dataset
 
-    opts = dict(cell.dataset_opts)
-    other = "train" if cell.split != "train" else "test"
-    opts["split"] = other
     try:
-        return float(load_dataset(cell.dataset, **opts).images.mean())
+        return float(load_dataset(name, **dict(opts)).images.mean())
     except (ValueError, FileNotFoundError):
         return 127.5
 

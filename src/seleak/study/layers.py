@@ -5,7 +5,9 @@ the same quantity, ``I(f_l(X); f_l(SE(X)))``, at the output of every convolution
 network (early blocks see edges and textures, so they keep the clear planes; the penultimate layer keeps
 what the training labels needed), with the study's pipeline (:func:`seleak.leakage.measure_leakage`, one
 representation for every layer) and its error control (one family over the sweep). The result is a tidy
-table, one row per (scheme, layer); :func:`seleak.figures.layer_sweep_plot` draws it.
+table, one row per (scheme, layer); :func:`seleak.figures.layer_sweep_plot` draws it. The same sweep can
+run inside a study (a block whose embeddings are ``"SPEC@LAYER"``, cached like every cell):
+:func:`layer_table` reads such a block in the same format.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 
 from seleak.study.cell import cleaned_images_for, constant_side_result, study_embedder, study_key
 
-__all__ = ["LAYER_COLUMNS", "layer_sweep", "sweep_layers"]
+__all__ = ["LAYER_COLUMNS", "layer_sweep", "layer_table", "sweep_layers"]
 
 #: Columns of :func:`layer_sweep`'s table, in order.
 LAYER_COLUMNS = [
@@ -176,3 +178,44 @@ def layer_sweep(
     table["p_adjusted"] = adjust_p_values(table["p_value"].to_numpy(dtype=float), method=adjust)
     table["significant"] = [significant(p, alpha) for p in table["p_adjusted"]]
     return table[LAYER_COLUMNS]
+
+
+def layer_table(table: pd.DataFrame, config: Any, block: str = "layers") -> pd.DataFrame:
+    """A study block that reads several layers (embeddings ``"trained:digits@features.0.2"``, ...,
+    ``"trained:digits"``) as a layer sweep: the rows of :func:`layer_sweep`'s table (:data:`LAYER_COLUMNS`),
+    depth in the order the block lists its embeddings. ``table`` is the study's table (one seed per
+    setting is expected; several are summarised, as :func:`seleak.study.summarize` does), ``config``
+    the :class:`seleak.study.StudyConfig` it was run from. Empty when the study has no such block.
+    """
+    from seleak.study.analysis import summarize
+
+    grids = [g for g in config.grids if g.block == block]
+    if not grids or table.empty:
+        return pd.DataFrame(columns=LAYER_COLUMNS)
+    grid = grids[0]
+    s = summarize(table[table["block"] == block]) if "mi_sd" not in table.columns else table
+    s = s[s["block"] == block]
+    rows = []
+    for depth, spec in enumerate(grid.embeddings, start=1):
+        emb = study_embedder(spec, grid.embedding_seed, grid.device)
+        for _, r in s[s["embedding"] == spec].iterrows():
+            rows.append(
+                {
+                    "embedding": spec.partition("@")[0],
+                    "layer": emb.layer,
+                    "depth": depth,
+                    "dim": emb.dim,
+                    **{
+                        c: r[c]
+                        for c in LAYER_COLUMNS
+                        if c in r.index and c not in ("embedding", "layer", "depth", "dim")
+                    },
+                }
+            )
+    out = pd.DataFrame(rows)
+    for c in LAYER_COLUMNS:
+        if c not in out.columns:
+            out[c] = np.nan
+    out = out.assign(_full=out["family"] == "full")
+    out = out.sort_values(["_full", "family", "k", "scheme", "cleanup", "depth"], kind="stable")
+    return out[LAYER_COLUMNS].reset_index(drop=True)
