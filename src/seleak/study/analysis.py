@@ -42,8 +42,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     # a table written before a pixel column existed gives NaN there, not an error
     optional = [c for c in ("npcr_expected", "uaci_expected") if c not in table.columns]
     table = table.assign(**{c: math.nan for c in optional})
-    if "cleanup" not in table.columns:  # a table written before clean-ups existed: the SE images as they are
-        table = table.assign(cleanup="none")
+    # a table written before clean-ups existed (no column, or NaN): the SE images as they are
+    table = table.assign(cleanup=table["cleanup"].fillna("none") if "cleanup" in table.columns else "none")
     grouped = table.groupby(KEYS, dropna=False, sort=False)
     out = grouped.agg(
         estimator_name=("estimator_name", "first"),
@@ -589,7 +589,7 @@ def attacker_prior(comparison: AttackComparison, prior_mean: float = -1.0) -> fl
 
 def compared_summary(summary: pd.DataFrame, comparison: AttackComparison) -> pd.DataFrame:
     """The rows of a :func:`summarize` table that the comparison covers."""
-    cleanup = summary["cleanup"] if "cleanup" in summary.columns else pd.Series("none", index=summary.index)
+    cleanup = summary["cleanup"].fillna("none") if "cleanup" in summary.columns else pd.Series("none", summary.index)
     return summary[
         summary["block"].isin(comparison.blocks)
         & (cleanup == "none")
@@ -853,9 +853,8 @@ def cleanup_table(summary: pd.DataFrame, estimator: str | None = None, family: s
     (:func:`verdict_text` at the block's adjusted level). ``estimator`` and ``family`` filter the rows.
     Empty when no block measures a clean-up.
     """
-    if "mi_sd" not in summary.columns:  # the study's table: one row per seed
-        summary = summarize(summary)
-    cleanup = summary["cleanup"] if "cleanup" in summary.columns else pd.Series("none", index=summary.index)
+    summary = summarize(summary) if "mi_sd" not in summary.columns else summary  # the table: one row per seed
+    cleanup = summary["cleanup"].fillna("none") if "cleanup" in summary.columns else pd.Series("none", summary.index)
     blocks = set(summary.loc[cleanup != "none", "block"])
     d = summary[summary["block"].isin(blocks)]
     if estimator is not None:
@@ -886,8 +885,7 @@ def quiet_table(summary: pd.DataFrame, family: str = "msb") -> pd.DataFrame:
     adjusted p-value. Accepts the study's table or its :func:`summarize`."""
     if "mi_sd" not in summary.columns:
         summary = summarize(summary)
-    if "cleanup" not in summary.columns:
-        summary = summary.assign(cleanup="none")
+    summary = summary.assign(cleanup=summary["cleanup"].fillna("none") if "cleanup" in summary.columns else "none")
     rows = []
     keys = ["block", "dataset", "embedding", "cleanup", "estimator"]
     for key, g in summary[summary["family"] == family].groupby(keys, sort=True):

@@ -247,7 +247,7 @@ def tidy(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(list(rows))
     for col in COLUMNS:
         if col not in table:
-            table[col] = np.nan
+            table[col] = "none" if col == "cleanup" else np.nan  # rows without one: the SE images as they are
     table = table[COLUMNS + [c for c in table.columns if c not in COLUMNS]]
     if len(table):
         table = table.sort_values(
