@@ -168,3 +168,19 @@ def test_a_study_block_of_layers_reads_as_the_same_sweep(tmp_path, digits):
     figures.layer_sweep_plot(ax, direct, title="sweep")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["features.1.2\n(32 dims)", "flatten\n(128 dims)"]
     plt.close(fig)
+
+
+def test_attack_comparisons_leave_out_cleaned_up_and_layer_blocks():
+    from seleak.study import select_attack_comparison
+
+    config = _study(
+        blocks=[
+            {"name": "paper"},
+            {"name": "cleanup", "cleanup": ["none", "replace"]},
+            {"name": "layers", "embeddings": ["trained:digits@features.0.2", "trained:digits"]},
+        ]
+    )
+    # the attacks are run on the SE images of each scheme once: a cleaned-up or layer block would
+    # measure the same schemes a second time and double the comparison's rows
+    assert select_attack_comparison(config).blocks == ["paper"]
+    assert select_attack_comparison(config, blocks=["cleanup"]).blocks == ["cleanup"]

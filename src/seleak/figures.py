@@ -289,3 +289,33 @@ def layer_sweep_plot(ax, sweep: pd.DataFrame, *, title: str | None = None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def cleanup_plot(ax, rows: pd.DataFrame, *, family: str = "msb", title: str | None = None):
+    """Raw against cleaned up (:func:`seleak.study.cleanup_table` rows of one data set, embedding and
+    estimator): per clean-up, the certified lower bound against k (solid; filled markers where the
+    adjusted test is significant, hollow where not) and the estimate (dotted). A saturated estimate is a
+    floor, drawn as an upward triangle at its lower bound."""
+    d = rows[(rows["family"] == family) & (rows["k"] >= 1)]
+    styles = {"none": ("C0", "o"), "replace": ("C1", "s"), "reconstruct": ("C2", "D")}
+    for i, (cleanup, g) in enumerate(d.groupby("cleanup", sort=False)):
+        g = g.sort_values("k")
+        c, m = styles.get(cleanup, (f"C{i + 3}", "o"))
+        k = g["k"].to_numpy(dtype=float)
+        lb = g["lower_bound_nats"].to_numpy(dtype=float)
+        sig = g["significant"].astype(bool).to_numpy()
+        sat = (g["saturated"].astype(bool) & ~g["degenerate"].astype(bool)).to_numpy()
+        label = "as encrypted (frozen CNN)" if cleanup == "none" else f"cleaned up: {cleanup}"
+        ax.plot(k, lb, "-", color=c, label=f"{label}: lower bound")
+        ax.plot(k[sig & ~sat], lb[sig & ~sat], m, color=c, ls="none")
+        ax.plot(k[~sig], lb[~sig], m, color=c, mfc="none", ls="none")
+        if sat.any():
+            ax.plot(k[sat], lb[sat], "^", color=c, ms=9, ls="none")
+        est = g["mi_nats"].to_numpy(dtype=float)
+        ax.plot(k[~sat], est[~sat], ":", color=c, alpha=0.7)
+    ax.set(xlabel=f"k planes encrypted ({family.upper()})", ylabel="MI (nats): lower bound (solid), estimate (dotted)")
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax

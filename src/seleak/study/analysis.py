@@ -535,8 +535,9 @@ def select_attack_comparison(
 ) -> AttackComparison:
     """The blocks, data set, embedding, schemes and seeds chapter 5 compares, from its parameters.
 
-    ``blocks``: empty for every block but the :data:`CONTROL_BLOCKS` and the sample-size blocks
-    (:data:`SIZE_PREFIX`: the same schemes at another N, not other schemes); ``dataset`` and ``embedding``: empty
+    ``blocks``: empty for every block but the :data:`CONTROL_BLOCKS`, the sample-size blocks
+    (:data:`SIZE_PREFIX`: the same schemes at another N, not other schemes), the blocks with a clean-up
+    and the blocks of layers (embeddings ``"SPEC@LAYER"``); ``dataset`` and ``embedding``: empty
     for the first of the first selected block, and only blocks measuring both are kept; ``seeds``: study
     seeds before the shift by ``seed`` (the shift :func:`seleak.study.load_study` applied), empty for
     every seed of the kept blocks.
@@ -549,7 +550,10 @@ def select_attack_comparison(
             if blocks
             else g.block not in CONTROL_BLOCKS
             and not g.block.startswith(SIZE_PREFIX)
-            and tuple(g.cleanup) == ("none",)  # cleaned-up rows measure the adversary's pictures, not the SE ones
+            # cleaned-up rows measure the adversary's pictures, not the SE ones; a block of layers
+            # ("SPEC@LAYER") measures the same schemes again at other depths
+            and tuple(g.cleanup) == ("none",)
+            and not any("@" in e for e in g.embeddings)
         )
     ]
     if not grids:
