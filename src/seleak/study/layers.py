@@ -32,19 +32,25 @@ LAYER_COLUMNS = [
 
 def sweep_layers(embedder: Any) -> list[str]:
     """The layers a sweep reads by default, shallow to deep: the output (last ReLU) of every block of the
-    network's ``features`` stack but the last, then the embedder's default (penultimate) layer, which is
-    the last block average-pooled. Defined for networks with a ``features`` stack (:class:`SmallCNN`,
-    VGG); for others pass ``layers`` (``Embedder.available_layers()`` lists the nodes)."""
+    network's ``features`` stack but the last (:class:`SmallCNN`, VGG), or of every stage but the last
+    (ResNets: ``layer1`` .. ``layer3``), then the embedder's default (penultimate) layer, which is the
+    last block average-pooled. For other networks pass ``layers`` (``Embedder.available_layers()``)."""
     import torch.nn as nn
 
     model = embedder.full_model
     features = getattr(model, "features", None)
+    default = embedder.info.get("default_layer", embedder.layer)
+    ordered = embedder.available_layers()
+    stages = [n for n, m in model.named_children() if n.startswith("layer") and isinstance(m, nn.Sequential)]
+    if not isinstance(features, nn.Sequential) and stages:  # ResNet: the output of every stage but the last
+        outs = [[node for node in ordered if node.startswith(f"{stage}.")][-1] for stage in stages[:-1]]
+        return [o for o in outs if o != default] + [default]
     if not isinstance(features, nn.Sequential):
         raise ValueError(
             f"{embedder.spec} has no 'features' stack to sweep by default: pass layers=[...] chosen from "
             f"Embedder.available_layers() ({', '.join(embedder.available_layers()[:8])}, ...)"
         )
-    nodes = set(embedder.available_layers())
+    nodes = set(ordered)
     picks = []
     blocks = list(features.named_children())
     for name, block in blocks[:-1]:
@@ -53,7 +59,6 @@ def sweep_layers(embedder: Any) -> list[str]:
         relus = [r for r in relus if r in nodes]
         if relus:
             picks.append(relus[-1])
-    default = embedder.info.get("default_layer", embedder.layer)
     return [p for p in picks if p != default] + [default]
 
 
