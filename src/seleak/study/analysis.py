@@ -876,7 +876,13 @@ def cleanup_table(summary: pd.DataFrame, estimator: str | None = None, family: s
     out = d[cols].reset_index(drop=True)
     # the verdict's alpha: 'significant' is p_adjusted <= alpha, so any alpha it was made with agrees
     out["shown"] = [shown_estimate(r, 3) for _, r in d.iterrows()]
-    out["verdict"] = [verdict_text(r, 0.05) for _, r in d.iterrows()]
+    out["verdict"] = [
+        # a clean-up that gives back the very embeddings of the plain images recovered them: not "nothing encrypted"
+        "identical: the clean-up recovers what the embedding sees"
+        if r["cleanup"] != "none" and bool(r["degenerate"]) and not r["k"] == 0
+        else verdict_text(r, 0.05)
+        for _, r in d.iterrows()
+    ]
     return out
 
 
