@@ -126,6 +126,16 @@ def test_the_table_has_a_row_per_cleanup_and_the_raw_rows_keep_their_cache(tmp_p
     assert list(side["cleanup"]) == ["none", "replace", "none", "replace"]
     assert list(side["scheme"]) == ["msb:1", "msb:1", "full", "full"]
     assert quiet_table(both).empty  # one k of the msb family: no curve to stop on
+    # the cleaned-up rows are checked as their own setting, never mixed with the SE images' rows
+    from seleak.study import findings
+
+    checks = findings(both)
+    assert set(checks["embedding"]) == {"trained:digits", "trained:digits (replace)"}
+    # per setting: significant at msb:1, no evidence under full, the sandwich (no monotonicity: one k).
+    # With 19 permutations in a family of 4, Holm's p is at least 4/20 > alpha, so msb:1 cannot be
+    # significant here: only the other two are asserted (exact: 0 nats under cleaned full, bounds by data)
+    assert len(checks) == 2 * 3, checks.to_string()
+    assert checks[checks["check"] != "significant at msb:1"]["passed"].all(), checks.to_string()
 
 
 def test_layer_sweep_rows_names_order_and_determinism(digits):
