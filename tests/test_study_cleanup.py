@@ -126,6 +126,18 @@ def test_the_table_has_a_row_per_cleanup_and_the_raw_rows_keep_their_cache(tmp_p
     assert list(side["cleanup"]) == ["none", "replace", "none", "replace"]
     assert list(side["scheme"]) == ["msb:1", "msb:1", "full", "full"]
     assert quiet_table(both).empty  # one k of the msb family: no curve to stop on
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seleak import figures
+
+    fig, ax = plt.subplots()
+    figures.cleanup_plot(ax, side)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["as encrypted (frozen CNN): lower bound", "cleaned up: replace: lower bound"]
+    plt.close(fig)
     # the cleaned-up rows are checked as their own setting, never mixed with the SE images' rows
     from seleak.study import findings
 
