@@ -104,7 +104,7 @@ def main() -> None:
         os.environ["SELEAK_CACHE"] = tempfile.mkdtemp(prefix="seleak-bench-")
 
     digits = load_dataset("digits", split="test").images  # 359 images 32x32x1
-    photos = load_dataset("photos", split="test").images  # 320 images 32x32x3
+    photos = load_dataset("photos", split="test").images  # 1 008 images 32x32x3
     specs = args.specs or ["trained:digits", "random:small", "random:resnet18", "torchvision:resnet18"]
     results = []
     for spec in specs:

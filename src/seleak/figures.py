@@ -305,3 +305,72 @@ def leakage_gallery(axes, plain: np.ndarray, lmap, *, n: int = 4):
             axes[:, j], [plain[int(lmap.rows[i])], lmap.se_images[i]], [f"{which}\n{lmap.pointwise[i]:.2f} nats", "SE"]
         )
     return axes
+
+
+def layer_sweep_plot(ax, sweep: pd.DataFrame, *, title: str | None = None):
+    """The layer sweep (:func:`seleak.study.layer_sweep`): per scheme, the certified lower bound (solid,
+    filled where the sweep's adjusted test is significant) and the estimate with its interval (thin)
+    against the depth of the layer, the layers' names as the x labels. A saturated estimate is a floor,
+    drawn as an upward triangle at its lower bound."""
+    layers = sweep.drop_duplicates("depth").sort_values("depth")
+    for i, (scheme, d) in enumerate(sweep.groupby("scheme", sort=False)):
+        d = d.sort_values("depth")
+        c = f"C{i % 10}"
+        x = d["depth"].to_numpy(dtype=float)
+        lb = d["lower_bound_nats"].to_numpy(dtype=float)
+        sig = d["significant"].astype(bool).to_numpy()
+        sat = (d["saturated"].astype(bool) & ~d["degenerate"].astype(bool)).to_numpy()
+        ax.plot(x, lb, "-", color=c, label=f"{scheme}: lower bound")
+        ax.plot(x[sig], lb[sig], "o", color=c, ls="none")
+        ax.plot(x[~sig], lb[~sig], "o", color=c, mfc="none", ls="none")
+        est = d["mi_nats"].to_numpy(dtype=float)
+        live = ~sat
+        low = d["ci_low"].to_numpy(dtype=float)
+        high = d["ci_high"].to_numpy(dtype=float)
+        ax.errorbar(
+            x[live] + 0.08, est[live], yerr=[np.maximum(est - low, 0)[live], np.maximum(high - est, 0)[live]],
+            fmt="_", color=c, alpha=0.6, lw=1,
+        )  # fmt: skip
+        if sat.any():
+            ax.plot(x[sat], lb[sat], "^", color=c, ms=9, ls="none")
+    ax.set_xticks(layers["depth"].to_numpy(dtype=float))
+    ax.set_xticklabels(
+        [f"{n}\n({int(d)} dims)" if d == d else str(n) for n, d in zip(layers["layer"], layers["dim"])],
+        fontsize="small",
+    )
+    ax.set(xlabel="layer (shallow to deep)", ylabel="MI (nats): lower bound (line), estimate [interval]")
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def cleanup_plot(ax, rows: pd.DataFrame, *, family: str = "msb", title: str | None = None):
+    """Raw against cleaned up (:func:`seleak.study.cleanup_table` rows of one data set, embedding and
+    estimator): per clean-up, the certified lower bound against k (solid; filled markers where the
+    adjusted test is significant, hollow where not) and the estimate (dotted). A saturated estimate is a
+    floor, drawn as an upward triangle at its lower bound."""
+    d = rows[(rows["family"] == family) & (rows["k"] >= 1)]
+    styles = {"none": ("C0", "o"), "replace": ("C1", "s"), "reconstruct": ("C2", "D")}
+    for i, (cleanup, g) in enumerate(d.groupby("cleanup", sort=False)):
+        g = g.sort_values("k")
+        c, m = styles.get(cleanup, (f"C{i + 3}", "o"))
+        k = g["k"].to_numpy(dtype=float)
+        lb = g["lower_bound_nats"].to_numpy(dtype=float)
+        sig = g["significant"].astype(bool).to_numpy()
+        sat = (g["saturated"].astype(bool) & ~g["degenerate"].astype(bool)).to_numpy()
+        label = "as encrypted (frozen CNN)" if cleanup == "none" else f"cleaned up: {cleanup}"
+        ax.plot(k, lb, "-", color=c, label=f"{label}: lower bound")
+        ax.plot(k[sig & ~sat], lb[sig & ~sat], m, color=c, ls="none")
+        ax.plot(k[~sig], lb[~sig], m, color=c, mfc="none", ls="none")
+        if sat.any():
+            ax.plot(k[sat], lb[sat], "^", color=c, ms=9, ls="none")
+        est = g["mi_nats"].to_numpy(dtype=float)
+        ax.plot(k[~sat], est[~sat], ":", color=c, alpha=0.7)
+    ax.set(xlabel=f"k planes encrypted ({family.upper()})", ylabel="MI (nats): lower bound (solid), estimate (dotted)")
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -10,7 +10,9 @@ Three attacks, from the crudest to the one that gives an information-theoretic n
 * :mod:`~seleak.attacks.recognition` — a small CNN trained on SE images with the labels: its test
   accuracy and the lower bound ``H(Y) - CE`` on the label-MI (:func:`recognition_attack`);
 
-with :mod:`~seleak.attacks.masks` (which bits a scheme encrypts: :func:`encrypted_bit_mask`) and
+with :mod:`~seleak.attacks.masks` (which bits a scheme encrypts: :func:`encrypted_bit_mask`),
+:mod:`~seleak.attacks.cleanup` (:func:`clean_up`: the scheme-aware clean-up an adversary applies before
+embedding SE images, a setting of the study) and
 :mod:`~seleak.attacks.table` (:func:`attack_table`, every attack over a list of schemes as one tidy
 table, and :func:`attack_measures`, one row per setting).
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from seleak.attacks.cleanup import CLEANUP_METHODS, check_cleanup, clean_up, cleanup_supported
 from seleak.attacks.masks import encrypted_bit_mask
 from seleak.attacks.recognition import (
     RecognitionResult,
@@ -46,6 +49,10 @@ __all__ = [
     "ReplacementResult",
     "RecognitionResult",
     "encrypted_bit_mask",
+    "CLEANUP_METHODS",
+    "check_cleanup",
+    "clean_up",
+    "cleanup_supported",
     "replace_constant",
     "reconstruct",
     "image_quality",

@@ -326,7 +326,10 @@ def available_specs() -> dict[str, str]:
 #: downstream. Each file was written by :func:`export_trained_weights` (``tools/make_default_weights.py``)
 #: with the project's own training code; ``retrain=True`` trains instead, and a test checks that
 #: retraining reaches the shipped model's held-out accuracy.
-SHIPPED_MODELS: dict[tuple[str, int], str] = {("digits", 0): "smallcnn-digits-seed0.npz"}
+SHIPPED_MODELS: dict[tuple[str, int], str] = {
+    ("digits", 0): "smallcnn-digits-seed0.npz",
+    ("photos", 0): "smallcnn-photos-seed0.npz",
+}
 WEIGHTS_DIR = Path(__file__).parent.parent / "weights"
 
 

@@ -31,7 +31,13 @@ The subpackage has one module per idea, all of their public names re-exported he
 - :mod:`seleak.study.config`: the settings table, the validated grids, ``load_study``;
 - :mod:`seleak.study.cell`: one cell, its computation and its validated cache;
 - :mod:`seleak.study.run`: running every cell (locally or on Dask) into the tidy table;
-- :mod:`seleak.study.analysis`: summaries, the expected findings, and the views the book draws.
+- :mod:`seleak.study.analysis`: summaries, the expected findings, and the views the book draws;
+- :mod:`seleak.study.layers`: the layer sweep, ``I(f_l(X); f_l(SE(X)))`` at every depth of the embedder.
+
+A block's ``cleanup`` setting (``[none, replace]``) measures the SE images also as a scheme-aware
+adversary cleans them before embedding (:func:`seleak.attacks.clean_up`): one row per clean-up, the
+``cleanup`` column says which; :func:`cleanup_table` and :func:`quiet_table` set them side by side. An
+embedding spec ``"trained:digits@features.1"`` reads that layer instead of the penultimate one.
 """
 
 from seleak.embedding.features import informative_columns  # the embedding clean-up the cells apply
@@ -51,6 +57,7 @@ from seleak.study.analysis import (
     attacker_prior,
     block_summary,
     classic_table,
+    cleanup_table,
     compared_summary,
     complete_estimators,
     disagreements,
@@ -66,6 +73,7 @@ from seleak.study.analysis import (
     other_schemes,
     p_value_table,
     pixel_against_embedding,
+    quiet_table,
     rank_gaps,
     rank_table,
     reference_summary,
@@ -85,10 +93,14 @@ from seleak.study.cell import (
     CACHE_VERSION,
     CachedCell,
     Cell,
+    cleaned_images,
+    cleaned_images_for,
     compute_cell,
+    constant_side_result,
     grid_dataset,
     prepare_embedders,
     study_cells,
+    study_embedder,
     study_key,
     table_rows,
 )
@@ -107,6 +119,7 @@ from seleak.study.config import (
     load_study,
     shift_seeds,
 )
+from seleak.study.layers import LAYER_COLUMNS, layer_sweep, layer_table, sweep_layers
 from seleak.study.run import (
     COLUMNS,
     StudyBusyError,
@@ -114,6 +127,7 @@ from seleak.study.run import (
     adjust_block_p_values,
     read_results,
     run_study,
+    split_repeats,
     study_folder,
     tidy,
 )
@@ -148,11 +162,21 @@ __all__ = [
     "prepare_embedders",
     "compute_cell",
     "table_rows",
+    "cleaned_images",
+    "cleaned_images_for",
+    "constant_side_result",
+    "study_embedder",
+    # layers
+    "LAYER_COLUMNS",
+    "layer_sweep",
+    "layer_table",
+    "sweep_layers",
     # run
     "COLUMNS",
     "StudyRun",
     "StudyBusyError",
     "run_study",
+    "split_repeats",
     "study_folder",
     "tidy",
     "read_results",
@@ -202,4 +226,6 @@ __all__ = [
     "sample_size_table",
     "adjustment_counts",
     "adjust_block_p_values",
+    "cleanup_table",
+    "quiet_table",
 ]

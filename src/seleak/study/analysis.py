@@ -21,7 +21,7 @@ from scipy.stats import binom
 from seleak.study.cell import grid_dataset
 from seleak.study.config import Grid, StudyConfig
 
-KEYS = ["block", "dataset", "embedding", "scheme", "family", "k", "estimator"]
+KEYS = ["block", "dataset", "embedding", "scheme", "cleanup", "family", "k", "estimator"]
 
 #: Confidence level of the study's lower bounds (``seleak.leakage.measure_leakage``'s ``bound_level``).
 BOUND_LEVEL = 0.95
@@ -42,6 +42,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     # a table written before a pixel column existed gives NaN there, not an error
     optional = [c for c in ("npcr_expected", "uaci_expected") if c not in table.columns]
     table = table.assign(**{c: math.nan for c in optional})
+    # a table written before clean-ups existed (no column, or NaN): the SE images as they are
+    table = table.assign(cleanup=table["cleanup"].fillna("none") if "cleanup" in table.columns else "none")
     grouped = table.groupby(KEYS, dropna=False, sort=False)
     out = grouped.agg(
         estimator_name=("estimator_name", "first"),
@@ -95,11 +97,19 @@ def findings(table: pd.DataFrame, *, family: str = "msb", block: str | None = No
     4. the sandwich holds: the certified lower bounds lie below the image-level upper bound, but for as
        many as chance allows at their 95 % level (see :data:`SANDWICH_FALSE_FAILURE`).
 
+    Cleaned-up settings (``cleanup`` other than ``"none"``) are checked apart (their ``embedding`` reads
+    ``"SPEC (CLEANUP)"``), for 1, 2 and 4 only: how well a clean-up works may change with k either way.
+
     Returns one row per check with ``passed`` and a ``detail`` that quotes the numbers.
     """
     s = summarize(table if block is None else table[table["block"] == block])
     checks = []
-    for (blk, ds, emb, est), g in s.groupby(["block", "dataset", "embedding", "estimator"], sort=True):
+    for (blk, ds, emb, cleanup, est), g in s.groupby(
+        ["block", "dataset", "embedding", "cleanup", "estimator"], sort=True
+    ):
+        # a cleaned-up setting is its own curve; its checks say so (the columns stay those of the SE images')
+        if cleanup != "none":
+            emb = f"{emb} ({cleanup})"
         fam = g[g["family"] == family].sort_values("k")
         row = fam[fam["k"] == 1]
         if not row.empty:
@@ -116,7 +126,9 @@ def findings(table: pd.DataFrame, *, family: str = "msb", block: str | None = No
             detail = f"p_adj = {r['p_adjusted']:.3f}, I = {r['mi_nats']:.3f} nats"
             checks.append((blk, ds, emb, est, "no evidence under full", not bool(r["significant"]), detail))
         fam = fam[fam["k"] >= 1]  # k = 0: nothing encrypted, the exact H(f(X))
-        if len(fam) >= 2:
+        # a clean-up's success depends on k in its own way (a reconstruction from fewer clear planes may
+        # fit the frozen CNN better): monotonicity is expected of the SE images only
+        if len(fam) >= 2 and cleanup == "none":
             mean, high, ks = fam["mi_nats"].to_numpy(), fam["ci_high"].to_numpy(), fam["k"].to_numpy()
             bad = [
                 f"k={int(ks[i])}->{int(ks[i + 1])}: {mean[i + 1]:.3f} > {high[i]:.3f}"
@@ -175,6 +187,7 @@ def grid_table(config: StudyConfig) -> pd.DataFrame:
                     f"{k}={v}" for k, v in (dict(g.representation) or {"projection": "none"}).items()
                 ),
                 "split": g.split,
+                "cleanup": ", ".join(g.cleanup),
                 "permutations": g.permutations,
                 "adjust": f"{g.adjust}, alpha = {g.alpha:g}",
             }
@@ -527,8 +540,9 @@ def select_attack_comparison(
 ) -> AttackComparison:
     """The blocks, data set, embedding, schemes and seeds chapter 5 compares, from its parameters.
 
-    ``blocks``: empty for every block but the :data:`CONTROL_BLOCKS` and the sample-size blocks
-    (:data:`SIZE_PREFIX`: the same schemes at another N, not other schemes); ``dataset`` and ``embedding``: empty
+    ``blocks``: empty for every block but the :data:`CONTROL_BLOCKS`, the sample-size blocks
+    (:data:`SIZE_PREFIX`: the same schemes at another N, not other schemes), the blocks with a clean-up
+    and the blocks of layers (embeddings ``"SPEC@LAYER"``); ``dataset`` and ``embedding``: empty
     for the first of the first selected block, and only blocks measuring both are kept; ``seeds``: study
     seeds before the shift by ``seed`` (the shift :func:`seleak.study.load_study` applied), empty for
     every seed of the kept blocks.
@@ -536,7 +550,16 @@ def select_attack_comparison(
     grids = [
         g
         for g in config.grids
-        if (g.block in blocks if blocks else g.block not in CONTROL_BLOCKS and not g.block.startswith(SIZE_PREFIX))
+        if (
+            g.block in blocks
+            if blocks
+            else g.block not in CONTROL_BLOCKS
+            and not g.block.startswith(SIZE_PREFIX)
+            # cleaned-up rows measure the adversary's pictures, not the SE ones; a block of layers
+            # ("SPEC@LAYER") measures the same schemes again at other depths
+            and tuple(g.cleanup) == ("none",)
+            and not any("@" in e for e in g.embeddings)
+        )
     ]
     if not grids:
         raise ValueError(f"blocks {list(blocks)} are not in profile {config.name!r}: {[g.block for g in config.grids]}")
@@ -575,8 +598,10 @@ def attacker_prior(comparison: AttackComparison, prior_mean: float = -1.0) -> fl
 
 def compared_summary(summary: pd.DataFrame, comparison: AttackComparison) -> pd.DataFrame:
     """The rows of a :func:`summarize` table that the comparison covers."""
+    cleanup = summary["cleanup"].fillna("none") if "cleanup" in summary.columns else pd.Series("none", summary.index)
     return summary[
         summary["block"].isin(comparison.blocks)
+        & (cleanup == "none")
         & (summary["dataset"] == comparison.dataset)
         & (summary["embedding"] == comparison.embedding)
         & summary["scheme"].isin(comparison.schemes)
@@ -819,3 +844,81 @@ def attack_values(
         values["main_lsb_hi"] = _at(mi, f"lsb:{k_hi}", main)
     values["discord"] = "; ".join(rank_gaps(points, complete + ["pixel_exact"]))
     return values
+
+
+# --------------------------------------------------------------------------------------------------
+# beyond the paper: the scheme-aware clean-up (chapter 7 reads these)
+# --------------------------------------------------------------------------------------------------
+
+
+def cleanup_table(summary: pd.DataFrame, estimator: str | None = None, family: str | None = None) -> pd.DataFrame:
+    """The settings measured both as they are and cleaned up, side by side: one row per (block, data set,
+    embedding, estimator, scheme, clean-up) of the blocks that measure a clean-up, from a
+    :func:`summarize` table (or the study's table itself, which is summarised first).
+
+    Columns: the keys, ``mi_nats`` and its interval, ``lower_bound_nats`` (the certified 95 % floor),
+    ``upper_bound_nats`` (the image-level bound of the SE images, which no clean-up can exceed),
+    ``p_adjusted``, ``significant``, ``shown`` (the estimate as a reader may read it) and ``verdict``
+    (:func:`verdict_text` at the block's adjusted level). ``estimator`` and ``family`` filter the rows.
+    Empty when no block measures a clean-up.
+    """
+    summary = summarize(summary) if "mi_sd" not in summary.columns else summary  # the table: one row per seed
+    cleanup = summary["cleanup"].fillna("none") if "cleanup" in summary.columns else pd.Series("none", summary.index)
+    blocks = set(summary.loc[cleanup != "none", "block"])
+    d = summary[summary["block"].isin(blocks)]
+    if estimator is not None:
+        d = d[d["estimator"] == estimator]
+    if family is not None:
+        d = d[d["family"] == family]
+    cols = [
+        "block", "dataset", "embedding", "estimator", "scheme", "family", "k", "cleanup", "mi_nats", "ci_low",
+        "ci_high", "lower_bound_nats", "upper_bound_nats", "p_adjusted", "significant", "saturated", "degenerate",
+    ]  # fmt: skip
+    if d.empty:
+        return pd.DataFrame(columns=[*cols, "shown", "verdict"])
+    d = d.assign(_full=d["family"] == "full")  # full encryption last, as in every table of the book
+    d = d.sort_values(["block", "dataset", "embedding", "estimator", "_full", "family", "k", "scheme", "cleanup"])
+    out = d[cols].reset_index(drop=True)
+    # the verdict's alpha: 'significant' is p_adjusted <= alpha, so any alpha it was made with agrees
+    out["shown"] = [shown_estimate(r, 3) for _, r in d.iterrows()]
+    out["verdict"] = [
+        # a clean-up that gives back the very embeddings of the plain images recovered them: not "nothing encrypted"
+        "identical: the clean-up recovers what the embedding sees"
+        if r["cleanup"] != "none" and bool(r["degenerate"]) and not r["k"] == 0
+        else verdict_text(r, 0.05)
+        for _, r in d.iterrows()
+    ]
+    return out
+
+
+def quiet_table(summary: pd.DataFrame, family: str = "msb") -> pd.DataFrame:
+    """Where each measure stops finding leakage: per (block, data set, embedding, clean-up, estimator)
+    that measured ``family`` at two k or more, the smallest ``k >= 1`` from which no estimate is
+    significant (:func:`first_quiet`; NaN when some estimate is significant at the largest k), and at
+    that k the upper end of the interval (``ci_high``: an upper confidence statement about the measured
+    representation when the interval is a subsampling one), the image-level upper bound and the
+    adjusted p-value. Accepts the study's table or its :func:`summarize`."""
+    if "mi_sd" not in summary.columns:
+        summary = summarize(summary)
+    summary = summary.assign(cleanup=summary["cleanup"].fillna("none") if "cleanup" in summary.columns else "none")
+    rows = []
+    keys = ["block", "dataset", "embedding", "cleanup", "estimator"]
+    for key, g in summary[summary["family"] == family].groupby(keys, sort=True):
+        if (g["k"] >= 1).sum() < 2:
+            continue
+        k = first_quiet(g, family)
+        at = g[g["k"] == k].iloc[0] if k is not None else None
+        rows.append(
+            {
+                **dict(zip(keys, key)),
+                "quiet_k": k if k is not None else math.nan,
+                "ci_high": float(at["ci_high"]) if at is not None else math.nan,
+                "interval": at["interval"] if at is not None else "",
+                "upper_bound_nats": float(at["upper_bound_nats"]) if at is not None else math.nan,
+                "p_adjusted": float(at["p_adjusted"]) if at is not None else math.nan,
+                "k_max": float(g["k"].max()),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=[*keys, "quiet_k", "ci_high", "interval", "upper_bound_nats", "p_adjusted", "k_max"]
+    )

@@ -1,8 +1,10 @@
 """Cells of the study and their cache.
 
-A *cell* is one data set × embedder × scheme × seed of a grid. :func:`compute_cell` loads its images,
-encrypts them under the key of its seed (:func:`study_key`), embeds both sides and measures the leakage
-with :func:`seleak.leakage.measure_leakage` for every estimator, plus the pixel-level view. Every
+A *cell* is one data set × embedder × scheme × clean-up × seed of a grid. :func:`compute_cell` loads its
+images, encrypts them under the key of its seed (:func:`study_key`), cleans the SE images up as a
+scheme-aware adversary would (:func:`seleak.attacks.clean_up`; ``"none"``: as they are), embeds both
+sides and measures the leakage with :func:`seleak.leakage.measure_leakage` for every estimator, plus the
+pixel-level view of the SE images. Every
 (cell, estimator) row is cached under ``OUT/cells/`` by a content hash of everything it depends on and
 written atomically; each cache file carries the hash of the settings it was computed for and is
 validated when read, so a damaged or mismatched file is recomputed, never trusted.
@@ -31,7 +33,7 @@ CACHE_VERSION = "cell-v5"  # v5: representation per block, lower bounds, no inf 
 
 @dataclass(frozen=True)
 class Cell:
-    """One data set × embedder × scheme × seed of a grid, with the estimators to run on it."""
+    """One data set × embedder × scheme × clean-up × seed of a grid, with the estimators to run on it."""
 
     grid: Grid
     dataset: str
@@ -40,10 +42,15 @@ class Cell:
     scheme: str
     seed: int
     cache: str  # folder of the per-(cell, estimator) result files
+    cleanup: str = "none"  # what the adversary does to the encrypted bits before embedding
 
     def base_key(self) -> dict[str, Any]:
         g = self.grid
+        # the clean-up enters the key only when there is one, so the rows of SE images as they are keep
+        # the keys (and cache files) they had before clean-ups existed
+        cleanup = {} if self.cleanup == "none" else {"cleanup": self.cleanup}
         return {
+            **cleanup,
             "version": CACHE_VERSION,
             "dataset": self.dataset,
             "dataset_opts": self.dataset_opts,
@@ -98,7 +105,9 @@ class Cell:
         return Path(self.cache) / f"{self.estimator_key(spec)}.json"
 
     def pixel_config(self) -> dict[str, Any]:
-        return {k: v for k, v in self.base_key().items() if k not in ("embedding", "embedding_seed", "threads")}
+        """The pixel view describes the SE images (not their clean-up): shared by every clean-up of a cell."""
+        drop = ("embedding", "embedding_seed", "threads", "cleanup")
+        return {k: v for k, v in self.base_key().items() if k not in drop}
 
     def pixel_key(self) -> str:
         return "pixel-" + hash_config(self.pixel_config())[:24]
@@ -152,8 +161,9 @@ def study_cells(config: StudyConfig, out: str | os.PathLike[str]) -> list[Cell]:
         for ds, opts in g.datasets:
             for emb in g.embeddings:
                 for scheme in g.schemes:
-                    for seed in g.seeds:
-                        result.append(Cell(g, ds, opts, emb, scheme, seed, cache))
+                    for cleanup in g.cleanup:
+                        for seed in g.seeds:
+                            result.append(Cell(g, ds, opts, emb, scheme, seed, cache, cleanup))
     return result
 
 
@@ -183,18 +193,73 @@ def grid_dataset(grid: Grid, name: str | None = None):
     return _dataset(name, tuple(sorted(opts.items())), grid.n, grid.data_seed)
 
 
-@lru_cache(maxsize=8)
-def _embedder(spec: str, seed: int, device: str):
+@lru_cache(maxsize=16)
+def study_embedder(spec: str, seed: int, device: str):
+    """The embedder of a study spec: ``"trained:digits"``, or ``"trained:digits@features.1"`` for the
+    output of one graph node (``Embedder.available_layers()``) instead of the penultimate layer."""
     from seleak.embedding import get_embedder
 
-    return get_embedder(spec, seed=seed, device=device)
+    base, _, layer = spec.partition("@")
+    return get_embedder(base, layer=layer or None, seed=seed, device=device)
+
+
+def _attacker_prior(cell: "Cell") -> float:
+    """The brightness a reconstructing adversary assumes: the mean pixel of the data set's other split
+    (pictures of the kind, never the measured ones; mid-grey when the data set has no other split)."""
+    opts = dict(cell.dataset_opts)
+    opts["split"] = "train" if cell.split != "train" else "test"
+    return _mean_pixel(cell.dataset, tuple(sorted(opts.items())))
+
+
+@lru_cache(maxsize=8)
+def _mean_pixel(name: str, opts: tuple[tuple[str, Any], ...]) -> float:
+    from seleak.data import load_dataset
+
+    try:
+        return float(load_dataset(name, **dict(opts)).images.mean())
+    except (ValueError, FileNotFoundError):
+        return 127.5
+
+
+def cleaned_images_for(se_images: np.ndarray, scheme: Any, cleanup: str, prior_mean: float = 127.5) -> np.ndarray:
+    """``se_images`` after ``cleanup`` (:func:`seleak.attacks.clean_up`); ``"none"``: the same array."""
+    if cleanup == "none":
+        return se_images
+    from seleak.attacks.cleanup import clean_up
+
+    return clean_up(se_images, scheme, cleanup, prior_mean=prior_mean)
+
+
+def cleaned_images(cell: "Cell", se_images: np.ndarray) -> np.ndarray:
+    """The SE images of ``cell`` after its clean-up; a reconstruction assumes the brightness of the data
+    set's other split (:func:`_attacker_prior`)."""
+    prior = _attacker_prior(cell) if cell.cleanup == "reconstruct" else 127.5
+    return cleaned_images_for(se_images, _parse_scheme(cell.scheme), cell.cleanup, prior)
+
+
+def constant_side_result(z_plain: np.ndarray, z_se: np.ndarray, estimator: str, permutations: int):
+    """The exact result when every row of one side is the same (e.g. full encryption cleaned up: one
+    constant picture): ``I = 0``, interval ``[0, 0]``, p = 1 (every permutation gives the same pairs),
+    lower bound 0. ``None`` when both sides vary (then :func:`seleak.leakage.measure_leakage` measures)."""
+    from seleak.leakage import LeakageResult
+
+    n = int(z_plain.shape[0])
+    const = [name for name, z in (("plain", z_plain), ("SE", z_se)) if n and (z == z[:1]).all()]
+    if not const or n < 2:
+        return None
+    return LeakageResult(
+        estimator, 0.0, 0.0, 0.0, 1.0, int(permutations), "exact", math.log(n), False,
+        f"{z_se.shape[1]} columns, the {' and '.join(const)} side the same on every row", n, n,
+        lower_bound=0.0, lower_bound_method=f"exact: the {const[0]} side is constant, so I = 0",
+        flags=(f"constant: f({const[0]}) is the same for all {n} rows; I = 0 exactly",),
+    )  # fmt: skip
 
 
 def prepare_embedders(grids: Iterable[Grid]) -> None:
     """Train/load every embedder once, in this process, before cells fan out (their caches are shared)."""
     for g in grids:
         for emb in g.embeddings:
-            _embedder(emb, g.embedding_seed, g.device)
+            study_embedder(emb, g.embedding_seed, g.device)
 
 
 @lru_cache(maxsize=256)
@@ -256,7 +321,7 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
     pca_dim = settings.pop("pca_dim", None)
     if pca_dim is not None:  # an estimator-level projection (blocks without a representation)
         rep = {"projection": "pca", "dim": pca_dim}
-    r = measure_leakage(
+    r = constant_side_result(zx, zy, spec.name, g.permutations) or measure_leakage(
         zx,
         zy,
         spec.name,
@@ -321,9 +386,10 @@ def compute_cell(cell: Cell) -> list[dict[str, Any]]:
                 pixel = _pixel_view(ds.images, ct.images, scheme)
                 _write_entry(cell.pixel_path(), cell.pixel_config(), pixel)
             if todo:
-                emb = _embedder(cell.embedding, g.embedding_seed, g.device)
+                emb = study_embedder(cell.embedding, g.embedding_seed, g.device)
                 zx = emb.embed(ds.images, batch_size=g.embed_batch_size, progress=False)
-                zy = emb.embed(ct.images, batch_size=g.embed_batch_size, progress=False)
+                seen = cleaned_images(cell, ct.images)
+                zy = emb.embed(seen, batch_size=g.embed_batch_size, progress=False)
                 upper = _upper_bound(ds.images, scheme)
                 for spec in todo:
                     row = {k: v for k, v in _estimate_row(cell, spec, zx, zy).items() if k not in _DERIVED}
@@ -360,6 +426,7 @@ def table_rows(
                 "dataset": cell.dataset,
                 "embedding": cell.embedding,
                 "scheme": cell.scheme,
+                "cleanup": cell.cleanup,
                 "family": family,
                 "k": k,
                 "estimator": spec.label,
@@ -379,7 +446,7 @@ def table_rows(
 # --------------------------------------------------------------------------------------------------
 
 #: Columns computed when the table is made, never cached (they depend on settings outside the key).
-_DERIVED = ("estimator", "mi_bits", "split", "p_adjusted", "significant")
+_DERIVED = ("estimator", "mi_bits", "split", "p_adjusted", "significant", "cleanup")
 
 _PIXEL_FINITE = ("pixel_mi_bits", "entropy_bits", "npcr", "uaci")
 # undefined in corner cases (a constant image has no correlation; exact MI only for bit-plane schemes)

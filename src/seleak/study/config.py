@@ -236,6 +236,23 @@ def _representation(value: Any, name: str) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(out.items()))
 
 
+def _cleanups(value: Any, name: str) -> tuple[str, ...]:
+    """``[none, replace]`` -> ``("none", "replace")``: each one of ``seleak.attacks.CLEANUP_METHODS``, once."""
+    from seleak.attacks.cleanup import CLEANUP_METHODS, check_cleanup
+
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise StudyConfigError(
+            f"{name} must be a non-empty list of clean-ups among {', '.join(CLEANUP_METHODS)} "
+            f"(e.g. [none, replace]), got {value!r}"
+        )
+    out = tuple(check_cleanup(v, f"{name}: every entry", error=StudyConfigError) for v in value)
+    if len(set(out)) != len(out):
+        raise StudyConfigError(f"{name} repeats a clean-up: {list(value)!r}; list each once")
+    return out
+
+
 def _adjust(value: Any, name: str) -> str:
     return _check(check_str, value, name, choices=("holm", "bh"))
 
@@ -291,6 +308,13 @@ SETTINGS: dict[str, Setting] = {
         {"gaussian": {}},
         _estimators,
         type=tuple[EstimatorSpec, ...],
+    ),
+    "cleanup": Setting(
+        "what the adversary does to the encrypted bits before embedding, one row each: 'none' (the SE images), "
+        "'replace' (the blind best constant) or 'reconstruct' (predicted from the clear bits); pixel schemes only",
+        ["none"],
+        _cleanups,
+        type=tuple[str, ...],
     ),
     "seeds": Setting(
         "list of seeds, or a count (0..count-1): each seed is a fresh key and estimator seed",
@@ -388,7 +412,9 @@ class StudyConfig:
 
     @property
     def n_cells(self) -> int:
-        return sum(len(g.datasets) * len(g.embeddings) * len(g.schemes) * len(g.seeds) for g in self.grids)
+        return sum(
+            len(g.datasets) * len(g.embeddings) * len(g.schemes) * len(g.cleanup) * len(g.seeds) for g in self.grids
+        )
 
 
 def _checked(values: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -443,8 +469,23 @@ def config_from_mapping(study: Mapping[str, Any], name: str = "study", **overrid
                 f"study: block {label!r} sets a representation and pca_dim for {mixed}; every estimator of a "
                 "block measures the block's representation: remove pca_dim from the estimators"
             )
+        _check_cleanup_schemes(label, merged["cleanup"], merged["schemes"])
         grids.append(Grid(block=label, **{key: merged[key] for key in BLOCK_KEYS}))
     return StudyConfig(grids=tuple(grids), workers=base["workers"], scheduler=base["scheduler"], name=name)
+
+
+def _check_cleanup_schemes(label: str, cleanups: tuple[str, ...], schemes: tuple[str, ...]) -> None:
+    """A clean-up other than 'none' needs pixel schemes: a DCT-domain scheme has no pixel bits to clean."""
+    if cleanups == ("none",):
+        return
+    from seleak.attacks.cleanup import cleanup_supported
+
+    bad = [s for s in schemes if not cleanup_supported(s)]
+    if bad:
+        raise StudyConfigError(
+            f"study: block {label!r} cleans up {[c for c in cleanups if c != 'none']} but scheme(s) {bad} do not "
+            "encrypt pixel bits: move them to a block with cleanup [none]"
+        )
 
 
 def load_study(

@@ -41,6 +41,7 @@ COLUMNS = [
     "split",
     "embedding",
     "scheme",
+    "cleanup",
     "family",
     "k",
     "estimator",
@@ -129,6 +130,32 @@ def _run_dask(todo: Sequence[Cell], scheduler: str) -> Iterator[list[dict[str, A
             yield future.result()
 
 
+def _needed(cell: Cell) -> set[str]:
+    """The cache files ``cell`` still needs (missing or invalid)."""
+    read = cell.read_cache()
+    need = {str(cell.estimator_path(e)) for e in cell.grid.estimators if read.rows[e.label] is None}
+    if read.pixel is None:
+        need.add(str(cell.pixel_path()))
+    return need
+
+
+def split_repeats(todo: Sequence[Cell]) -> tuple[list[Cell], list[Cell]]:
+    """``todo`` split into the cells to compute and the *repeats*: cells whose every missing row an
+    earlier cell of ``todo`` computes (two blocks measuring the same setting share cache files, since
+    the block is not part of a row's key). Repeats are read from the cache once the others are done,
+    instead of computing the same rows twice in parallel."""
+    claimed: set[str] = set()
+    first, repeats = [], []
+    for cell in todo:
+        need = _needed(cell)
+        if need and need <= claimed:
+            repeats.append(cell)
+        else:
+            first.append(cell)
+            claimed |= need
+    return first, repeats
+
+
 class StudyBusyError(FolderBusyError):
     """Another process is running a study on the same output folder (the message names its pid)."""
 
@@ -187,10 +214,14 @@ def _run_locked(
             todo.append(cell)
     if todo:
         prepare_embedders(config.grids)
-        runner = _run_dask(todo, scheduler) if scheduler else _run_local(todo, workers)
+        first, repeats = split_repeats(todo)
+        runner = _run_dask(first, scheduler) if scheduler else _run_local(first, workers)
         bar = tqdm(total=len(todo), desc=f"study {config.name}", unit="cell", disable=not progress)
         for cell_rows in runner:
             rows.extend(cell_rows)
+            bar.update(1)
+        for cell in repeats:  # every row was computed by another block's cell: read from the cache
+            rows.extend(compute_cell(cell))
             bar.update(1)
         bar.close()
     table = adjust_block_p_values(tidy(rows), config)
@@ -216,11 +247,11 @@ def tidy(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(list(rows))
     for col in COLUMNS:
         if col not in table:
-            table[col] = np.nan
+            table[col] = "none" if col == "cleanup" else np.nan  # rows without one: the SE images as they are
     table = table[COLUMNS + [c for c in table.columns if c not in COLUMNS]]
     if len(table):
         table = table.sort_values(
-            ["block", "dataset", "embedding", "family", "k", "scheme", "estimator", "seed"], kind="stable"
+            ["block", "dataset", "embedding", "family", "k", "scheme", "cleanup", "estimator", "seed"], kind="stable"
         ).reset_index(drop=True)
     return table
 
