@@ -24,6 +24,15 @@ from seleak.runner.execute import (
     stage_sources,
     strip_volatile,
 )
+from seleak.runner.pages import (
+    HEADLINE_FILE,
+    HEADLINE_TAG,
+    add_run_box,
+    headline_markdown,
+    run_box,
+    show_parameters_that_ran,
+    write_headline,
+)
 from seleak.runner.parameters import GLOBAL_PARAMETERS, check_parameter_type, notebook_parameters, resolve_parameters
 from seleak.runner.profile import PROFILE_KEYS, load_profile
 from seleak.runner.status import (
@@ -40,14 +49,18 @@ __all__ = [
     "BookRun",
     "CHECK_MARKER",
     "GLOBAL_PARAMETERS",
+    "HEADLINE_FILE",
+    "HEADLINE_TAG",
     "NotebookRun",
     "PROFILE_KEYS",
     "RUNS_FORMAT",
     "RunnerError",
+    "add_run_box",
     "build_html",
     "check_kernel",
     "check_parameter_type",
     "find_root",
+    "headline_markdown",
     "is_checked",
     "load_profile",
     "notebook_parameters",
@@ -56,10 +69,13 @@ __all__ = [
     "refresh_notebook",
     "resolve_parameters",
     "run_book",
+    "run_box",
+    "show_parameters_that_ran",
     "stage_sources",
     "strip_volatile",
     "toc_entries",
     "toc_notebooks",
+    "write_headline",
     "write_runs",
     "write_status_page",
 ]
