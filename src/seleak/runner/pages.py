@@ -72,6 +72,7 @@ def run_box(parameters: dict[str, Any], profile: dict[str, Any], profile_keys: I
     lines = [
         ":::{admonition} This run used",
         ":class: seealso",
+        "",
         f"profile **{profile['name']}**" + (f" ({described.rstrip('.')})" if described else "") + "; "
         f"device **{parameters.get('device', profile.get('device', 'cpu'))}**.",
     ]
@@ -121,6 +122,6 @@ def write_headline(stage: Path, notebooks: Iterable[Path]) -> Path:
     ``headline`` outputs, in reading order, in one admonition."""
     target = stage / HEADLINE_FILE
     body = headline_markdown(notebooks)
-    text = f"::::{{admonition}} The result of this run\n:class: important\n{body}\n::::\n" if body else _NOT_RUN
+    text = f"::::{{admonition}} The result of this run\n:class: important\n\n{body}\n::::\n" if body else _NOT_RUN
     atomic_write_text(target, text)
     return target
