@@ -37,7 +37,8 @@ def test_the_page_shows_the_values_that_ran_and_names_the_profile(tiny_book: Pat
     boxes = [c for c in nb["cells"] if "seleak-run-box" in c["metadata"].get("tags", [])]
     assert len(boxes) == 1 and nb["cells"].index(boxes[0]) == 1  # right after the title cell
     box = "".join(boxes[0]["source"])
-    assert "profile **quick** (test)" in box and "device **cuda:2**" in box and "`n = 5`" in box
+    assert "profile **quick** (test)" in box and "device **cuda:2**" in box
+    assert "Set by the profile: `n = 5`; every other parameter keeps the chapter's default." in box
     # the source notebook is untouched
     source = nbformat.read(tiny_book / "book" / "01_a.ipynb", as_version=4)
     assert "n: int = 3" in source.cells[1].source
@@ -65,7 +66,7 @@ def test_parameter_lines_of_other_shapes_are_left_alone() -> None:
 
 def test_run_box_without_profile_values_says_every_default_holds() -> None:
     box = run_box({"device": "cpu", "profile": "smoke"}, {"name": "smoke", "device": "cpu"}, [])
-    assert "profile **smoke**" in box and "Every parameter has the default" in box
+    assert "profile **smoke**" in box and "changes none of this chapter's parameters" in box
 
 
 def test_headline_is_the_headline_outputs_in_reading_order(tmp_path: Path) -> None:

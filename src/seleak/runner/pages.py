@@ -81,10 +81,11 @@ def run_box(parameters: dict[str, Any], profile: dict[str, Any], profile_keys: I
         lines.append(
             "Set by the profile: "
             + ", ".join(f"`{k} = {json.dumps(v, default=str)}`" for k, v in sorted(set_here.items()))
-            + ". Every other parameter has the default shown in the parameters cell below."
+            + "; every other parameter keeps the chapter's default."
         )
     else:
-        lines.append("Every parameter has the default shown in the parameters cell below.")
+        lines.append("The profile changes none of this chapter's parameters.")
+    lines.append("The parameters cell below shows the values that ran.")
     lines.append(":::")
     return "\n".join(lines) + "\n"
 
