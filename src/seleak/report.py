@@ -99,9 +99,19 @@ def embeddings(retrieval: pd.DataFrame, spec: str, top: int, n: int) -> Any:
     )
 
 
-def leakage_study(values: Mapping[str, Any], dataset: str, n: int, seeds: Sequence[int], embedding: str) -> Any:
+def leakage_study(
+    values: Mapping[str, Any],
+    dataset: str,
+    n: int,
+    seeds: Sequence[int],
+    embedding: str,
+    estimate_seeds: Sequence[int] | None = None,
+) -> Any:
     """Chapter 4: the paper's experiment with intervals, bounds and adjusted tests (``values``: the
-    glue values of :func:`seleak.study.leakage_values`)."""
+    glue values of :func:`seleak.study.leakage_values`; ``seeds``: the paper block's, ``estimate_seeds``:
+    the estimators block's, where the Gaussian estimate comes from, when they differ)."""
+    other = estimate_seeds is not None and list(estimate_seeds) != list(seeds)
+    seeds_text = _seeds(seeds) + (f" (the Gaussian estimate: {_seeds(estimate_seeds)})" if other else "")
     return _md(
         f"With one most significant plane encrypted, **{values['gaussian_k1']} nats** (Gaussian estimator, "
         f"95 % interval) of the plain image's embedding survive in the encrypted one; the held-out images "
@@ -109,14 +119,15 @@ def leakage_study(values: Mapping[str, Any], dataset: str, n: int, seeds: Sequen
         f"measures {values['plugin_k1']} nats (adjusted p = {_num(values['plugin_k1_p'], 3)}). The Gaussian "
         f"estimate stops being significant from {values['gaussian_quiet']} on; full encryption: "
         f"{values['full_quiet']} measurements without evidence of leakage. "
-        f"Data: {n} held-out {dataset} images, embedding {embedding}, {_seeds(seeds)}; "
+        f"Data: {n} held-out {dataset} images, embedding {embedding}, {seeds_text}; "
         f"{values['n_adjusted']} of {values['n_tests']} tests significant after Holm's adjustment."
     )
 
 
-def headline(values: Mapping[str, Any], dataset: str, n: int, seeds: Sequence[int], embedding: str) -> Any:
-    """Chapter 4's part of the introduction's results box: its key result and a link to the chapter."""
-    body = leakage_study(values, dataset, n, seeds, embedding).data
+def headline(values: Mapping[str, Any], **facts: Any) -> Any:
+    """Chapter 4's part of the introduction's results box: its key result (``facts``: the keyword
+    arguments of :func:`leakage_study`) and a link to the chapter."""
+    body = leakage_study(values, **facts).data
     return _md(f"{body} ({{doc}}`chapter 4 <04_leakage_study>`)\n")
 
 
