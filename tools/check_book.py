@@ -21,7 +21,8 @@ For each page it checks:
 - the page declares a favicon that loads (otherwise the browser's request for ``/favicon.ico`` fails);
 - layout at 1280 px: no code block, output, table, figure or display formula is wider than the text column
   (nothing needs sideways scrolling), no figure is shown at less than 80 % of its natural width
-  (``MIN_FIGURE_SCALE``), and every figure of a notebook output has a numbered caption;
+  (``MIN_FIGURE_SCALE``), and every figure of a notebook output has a numbered caption and opens full size
+  on a click (a link to its own image);
 - layout at 390 px (a phone): the text column fits the screen (the page does not scroll sideways).
 
 The search page is opened with a few queries: it must find pages and its snippets must show rendered
@@ -311,6 +312,8 @@ LAYOUT_JS = r"""
       natural: img.naturalWidth,
       caption: !!cap,
       numbered: !!(cap && cap.querySelector('.caption-number')),
+      fullSize: !!(img.closest('a[href]') && img.closest('a[href]').getAttribute('href').split('/').pop()
+                   === (img.getAttribute('src') || '').split('/').pop()),
     });
   }
   const icons = Array.from(document.querySelectorAll('link[rel~="icon"]')).map((l) => l.href);
@@ -426,6 +429,8 @@ def check_page(context, server: Server, page_path: str, html: Path, shots: Path,
                 res.small_figures.append(f"{fig['src']} at {scale:.0%} ({fig['shown']:.0f} of {fig['natural']} px)")
             if not (fig["caption"] and fig["numbered"]):
                 res.uncaptioned.append(fig["src"])
+            if not fig["fullSize"]:
+                res.problems.append(f"figure {fig['src']} does not open full size on a click (no link to its image)")
         res.favicon = check_favicon(context, server, layout["icons"])
         shots.mkdir(parents=True, exist_ok=True)
         shot = shots / (page_path.replace("/", "__").removesuffix(".html") + ".png")
