@@ -77,19 +77,27 @@ def test_every_page_of_the_book_reads_offline_in_chromium(capsys):
 
 @pytest.mark.slow
 def test_the_browser_check_fails_without_mathjax_and_on_a_remote_script(tmp_path, capsys):
-    """The check is not vacuous: a book whose MathJax is gone and that loads a CDN script fails it."""
+    """The check is not vacuous: a book whose MathJax is gone, that loads a CDN script, whose favicon is
+    missing and whose page holds a block wider than the text column fails it."""
     check_book = _load_check_book()
     _chromium_or_skip(check_book)
     broken = tmp_path / "html"
     shutil.copytree(_built_book(), broken)
     shutil.rmtree(broken / "_static" / "mathjax")
     page = broken / "book" / "intro.html"
+    wide = '<div class="cell_output"><pre style="white-space: pre">' + "x" * 400 + "</pre></div>"
     page.write_text(
-        page.read_text().replace("</head>", '<script src="https://cdn.example.org/x.js"></script></head>', 1)
+        page.read_text()
+        .replace("</head>", '<script src="https://cdn.example.org/x.js"></script></head>', 1)
+        .replace("</article>", wide + "</article>", 1)
     )
+    for icon in (broken / "_static").glob("favicon.*"):
+        icon.unlink()
     status = check_book.main(["--html", str(broken), "--root", str(REPO), "--screenshots", str(tmp_path / "shots")])
     err = capsys.readouterr().err
     assert status == 1
+    assert "book/intro.html: wider than the text column" in err
+    assert "book/intro.html: favicon: declared _static/favicon.svg answers 404" in err
     assert "MathJax did not load" in err
     assert "request leaves 127.0.0.1 (blocked): https://cdn.example.org/x.js" in err
     assert "remote reference in the HTML: <script> https://cdn.example.org/x.js" in err

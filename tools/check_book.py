@@ -17,7 +17,16 @@ For each page it checks:
   element holds one, no MathJax error (``mjx-merror``) and no raw TeX (``$$``, ``\\(``, ``\\[``,
   ``\\begin{``) left in the text;
 - the sidebar of ``index.html`` links every entry of ``_toc.yml``, and each link resolves to a page that
-  loads.
+  loads;
+- the page declares a favicon that loads (otherwise the browser's request for ``/favicon.ico`` fails);
+- layout at 1280 px: no code block, output, table, figure or display formula is wider than the text column
+  (nothing needs sideways scrolling), no figure is shown at less than 80 % of its natural width
+  (``MIN_FIGURE_SCALE``), and every figure of a notebook output has a numbered caption and opens full size
+  on a click (a link to its own image);
+- layout at 390 px (a phone): the text column fits the screen (the page does not scroll sideways).
+
+The search page is opened with a few queries: it must find pages and its snippets must show rendered
+text (no raw TeX such as ``\\(k\\)``).
 
 A full-page screenshot of each page goes to ``_build/screenshots/``. A summary table is printed; the exit
 status is 0 when every check passed, 1 when one failed, 2 when the check could not run (no built book, no
@@ -54,6 +63,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+#: a figure shown below this share of its natural width is too small to read
+MIN_FIGURE_SCALE = 0.8
+#: search queries whose snippets hold math in this book
+SEARCH_QUERIES = ("planes", "estimate")
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
 
 
@@ -169,6 +183,14 @@ class PageResult:
     math_problems: list[str] = field(default_factory=list)
     screenshot: str = ""
     problems: list[str] = field(default_factory=list)
+    column: float = 0.0
+    wide_blocks: list[str] = field(default_factory=list)
+    small_figures: list[str] = field(default_factory=list)
+    figures: int = 0
+    captioned: int = 0
+    uncaptioned: list[str] = field(default_factory=list)
+    favicon: list[str] = field(default_factory=list)
+    phone_overflow: list[str] = field(default_factory=list)
 
     def failures(self) -> list[str]:
         out = list(self.problems)
@@ -178,6 +200,11 @@ class PageResult:
         out += [f"remote reference in the HTML: {m}" for m in self.remote_refs]
         out += [f"image did not load: {m}" for m in self.broken_images]
         out += [f"math: {m}" for m in self.math_problems]
+        out += [f"wider than the text column ({self.column:.0f} px): {m}" for m in self.wide_blocks]
+        out += [f"figure shown below {MIN_FIGURE_SCALE:.0%} of its natural width: {m}" for m in self.small_figures]
+        out += [f"figure without a numbered caption: {m}" for m in self.uncaptioned]
+        out += [f"favicon: {m}" for m in self.favicon]
+        out += [f"at {PHONE['width']} px: {m}" for m in self.phone_overflow]
         return out
 
 
@@ -237,6 +264,85 @@ async () => {
     navLinks: Array.from(new Set(navLinks)),
     mathjaxLoaded: !!(window.MathJax && MathJax.version),
   };
+}
+"""
+
+
+# Runs after INSPECT_JS: what is wider than the text column, how large each figure is shown, captions.
+LAYOUT_JS = r"""
+() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('[role=main]');
+  if (!article) return {column: 0, wide: [], figures: [], icons: []};
+  const cs = getComputedStyle(article);
+  const box = article.getBoundingClientRect();
+  const left = box.left + parseFloat(cs.paddingLeft), right = box.right - parseFloat(cs.paddingRight);
+  const column = right - left;
+  const visible = (el) => el.offsetParent !== null && el.getBoundingClientRect().width > 0;
+  const label = (el) => {
+    const cell = el.closest('.cell');
+    const head = (el.textContent || el.getAttribute('src') || el.tagName).trim().replace(/\s+/g, ' ');
+    const where = cell ? 'cell ' + Array.from(document.querySelectorAll('.cell')).indexOf(cell) + ' ' : '';
+    return where + el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ')[0] : '')
+      + ': ' + head.slice(0, 50);
+  };
+  // the blocks a reader sees: code, outputs, tables, figures and display math
+  const sel = ['div.cell_input pre', 'div.highlight pre', 'div.cell_output > div', 'div.cell_output pre',
+               'table', 'img', 'figure', 'mjx-container[display]'];
+  const seen = new Set(), wide = [];
+  for (const el of article.querySelectorAll(sel.join(','))) {
+    if (!visible(el) || seen.has(el)) continue;
+    const r = el.getBoundingClientRect();
+    const overflow = el.scrollWidth - el.clientWidth;   // content that needs sideways scrolling
+    if (r.right > right + 2 || r.left < left - 2 || overflow > 2) {
+      // report the outermost offending block only
+      let inner = false;
+      for (let p = el.parentElement; p && p !== article; p = p.parentElement) if (seen.has(p)) inner = true;
+      seen.add(el);
+      if (!inner) wide.push(label(el) + ' (' + Math.round(Math.max(r.width, el.scrollWidth)) + ' px)');
+    }
+  }
+  const figures = [];
+  for (const img of article.querySelectorAll('div.cell_output img, figure img')) {
+    if (!visible(img) || !img.naturalWidth) continue;
+    const fig = img.closest('figure');
+    const cap = fig ? fig.querySelector('figcaption') : null;
+    figures.push({
+      src: (img.getAttribute('src') || '').split('/').pop(),
+      shown: img.getBoundingClientRect().width,
+      natural: img.naturalWidth,
+      caption: !!cap,
+      numbered: !!(cap && cap.querySelector('.caption-number')),
+      fullSize: !!(img.closest('a[href]') && img.closest('a[href]').getAttribute('href').split('/').pop()
+                   === (img.getAttribute('src') || '').split('/').pop()),
+    });
+  }
+  const icons = Array.from(document.querySelectorAll('link[rel~="icon"]')).map((l) => l.href);
+  return {column: column, wide: wide, figures: figures, icons: icons};
+}
+"""
+
+# Runs on search.html?q=...: waits for Sphinx's search to finish, then reports what the snippets show.
+SEARCH_JS = r"""
+async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  for (let i = 0; i < 150; i++) {
+    const s = document.querySelector('#search-results .search-summary, #search-results p');
+    if (s && /found|did not match/i.test(s.textContent)) break;
+    await sleep(100);
+  }
+  await sleep(1500);   // snippets are typeset after the results arrive
+  const items = Array.from(document.querySelectorAll('#search-results ul.search li'));
+  const raw = [];
+  const pattern = /\\\(|\\\)|\\\[|\\\]|\$\$|\\[A-Za-z]+\{/;
+  for (const li of items) {
+    const clone = li.cloneNode(true);
+    clone.querySelectorAll('mjx-container, mjx-assistive-mml').forEach((m) => m.remove());
+    const t = clone.textContent;
+    const m = t.match(pattern);
+    if (m) raw.push(t.slice(Math.max(0, m.index - 30), m.index + 40).replace(/\s+/g, ' '));
+  }
+  return {results: items.length, snippets: document.querySelectorAll('#search-results p.context').length,
+          typeset: document.querySelectorAll('#search-results mjx-container').length, raw: raw.slice(0, 5)};
 }
 """
 
@@ -312,17 +418,96 @@ def check_page(context, server: Server, page_path: str, html: Path, shots: Path,
             res.math_problems.append(f"{info['merror']} MathJax error box(es) (mjx-merror): bad TeX")
         for text in info["raw"]:
             res.math_problems.append(f"raw TeX left in the text: {text!r}")
+        layout = page.evaluate(LAYOUT_JS)
+        res.column = layout["column"]
+        res.wide_blocks = layout["wide"]
+        for fig in layout["figures"]:
+            res.figures += 1
+            res.captioned += fig["caption"] and fig["numbered"]
+            scale = fig["shown"] / fig["natural"]
+            if scale < MIN_FIGURE_SCALE:
+                res.small_figures.append(f"{fig['src']} at {scale:.0%} ({fig['shown']:.0f} of {fig['natural']} px)")
+            if not (fig["caption"] and fig["numbered"]):
+                res.uncaptioned.append(fig["src"])
+            if not fig["fullSize"]:
+                res.problems.append(f"figure {fig['src']} does not open full size on a click (no link to its image)")
+        res.favicon = check_favicon(context, server, layout["icons"])
         shots.mkdir(parents=True, exist_ok=True)
         shot = shots / (page_path.replace("/", "__").removesuffix(".html") + ".png")
         page.screenshot(path=str(shot), full_page=True)
         res.screenshot = str(shot)
         res.url = page.url
+        # the same page on a phone: the text column must fit the screen
+        page.set_viewport_size(PHONE)
+        page.wait_for_timeout(300)
+        phone = page.evaluate(PHONE_JS)
+        if phone["scroll"] > PHONE["width"] + 1:
+            res.phone_overflow.append(f"the page scrolls sideways ({phone['scroll']} px wide)")
+        if phone["right"] > PHONE["width"] + 1 or phone["left"] < -1:
+            res.phone_overflow.append(
+                f"the text column spans {phone['left']:.0f}..{phone['right']:.0f} px of {PHONE['width']}"
+            )
+        page.screenshot(path=str(shot.with_name(shot.stem + "-390.png")), full_page=False)
     except Exception as exc:  # noqa: BLE001 - reported as a failure of this page
         res.problems.append(f"could not check the page: {type(exc).__name__}: {exc}".splitlines()[0])
     finally:
         res.seconds = time.perf_counter() - t0
         page.close()
     return res, nav_links
+
+
+PHONE_JS = r"""
+() => {
+  const a = document.querySelector('article.bd-article') || document.querySelector('[role=main]') || document.body;
+  const r = a.getBoundingClientRect();
+  return {scroll: document.documentElement.scrollWidth, left: r.left, right: r.right};
+}
+"""
+
+
+def check_favicon(context, server: Server, icons: list[str]) -> list[str]:
+    """The favicon the page declares (or ``/favicon.ico``, which a browser asks for otherwise) loads."""
+    urls = icons or [urljoin(server.base, "favicon.ico")]
+    problems = []
+    for url in urls:
+        if not url.startswith(server.base):
+            problems.append(f"{url} is not served by the book")
+            continue
+        response = context.request.get(url)
+        if response.status >= 400:
+            what = "declared" if icons else "no <link rel=icon> and"
+            problems.append(f"{what} {url[len(server.base) :]} answers {response.status}")
+    return problems
+
+
+def check_search(context, server: Server, shots: Path, timeout_s: float) -> list[str]:
+    """search.html finds pages for each of ``SEARCH_QUERIES`` and its snippets show no raw TeX."""
+    problems = []
+    page = context.new_page()
+    page.set_default_timeout(timeout_s * 1000)
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    try:
+        for query in SEARCH_QUERIES:
+            page.goto(urljoin(server.base, f"search.html?q={query}"), wait_until="load")
+            info = page.evaluate(SEARCH_JS)
+            if info["results"] == 0:
+                problems.append(f"search for {query!r} found nothing")
+            for text in info["raw"]:
+                problems.append(f"search for {query!r}: raw TeX in a snippet: {text!r}")
+            print(
+                f"search {query!r}: {info['results']} results, {info['snippets']} snippets, "
+                f"{info['typeset']} formulas typeset, {len(info['raw'])} with raw TeX"
+            )
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "search.png"), full_page=False)
+    except Exception as exc:  # noqa: BLE001 - reported as a failure of the search page
+        problems.append(f"could not check the search page: {type(exc).__name__}: {exc}".splitlines()[0])
+    finally:
+        page.close()
+    problems += [f"console error on the search page: {e}" for e in errors]
+    return problems
 
 
 def check_navigation(server: Server, expected: list[str], nav_links: list[str], results: dict[str, PageResult]):
@@ -383,13 +568,14 @@ def run(html: Path, root: Path, shots: Path, chromium: str | None, timeout_s: fl
                     results[page_path] = res
                     if page_path == "index.html":
                         nav_links = links
+                search_problems = check_search(context, server, shots, timeout_s)
             finally:
                 context.close()
         linked, nav_problems = check_navigation(server, expected, nav_links, results)
     elapsed = time.perf_counter() - t_start
 
     # ---- the report
-    rows = [("page", "s", "console", "requests", "images", "math", "status")]
+    rows = [("page", "s", "console", "requests", "images", "math", "wide", "small", "captions", "390px", "status")]
     for res in results.values():
         nreq = len(res.failed_requests) + len(res.remote_requests)
         math = f"{res.mjx} mjx / {res.math_elements}" if res.math_elements or res.mjx else "-"
@@ -402,6 +588,10 @@ def run(html: Path, root: Path, shots: Path, chromium: str | None, timeout_s: fl
                 str(nreq),
                 imgs,
                 math,
+                str(len(res.wide_blocks)),
+                str(len(res.small_figures)),
+                f"{res.captioned}/{res.figures}" if res.figures else "-",
+                "ok" if not res.phone_overflow else "FAIL",
                 "FAIL" if res.failures() else "ok",
             )
         )
@@ -413,9 +603,23 @@ def run(html: Path, root: Path, shots: Path, chromium: str | None, timeout_s: fl
             print("  ".join("-" * w for w in widths))
     print(f"navigation: {len(linked)} sidebar links on index.html, {len(expected)} toc entries")
     print(f"screenshots: {shots}")
+    columns = sorted({round(r.column) for r in results.values() if r.column})
+    n_figs = sum(r.figures for r in results.values())
+    print(
+        f"summary: text column {'/'.join(map(str, columns)) or '?'} px at {VIEWPORT['width']} px; "
+        f"{sum(len(r.wide_blocks) for r in results.values())} blocks wider than the column; "
+        f"{sum(len(r.small_figures) for r in results.values())} of {n_figs} figures shown below "
+        f"{MIN_FIGURE_SCALE:.0%} of their natural width; {sum(r.captioned for r in results.values())} of "
+        f"{n_figs} figures with a numbered caption; "
+        f"{sum(len(r.console_errors) for r in results.values())} console errors; "
+        f"{sum(len(r.failed_requests) + len(r.remote_requests) + len(r.favicon) for r in results.values())} "
+        f"failed requests (favicon included); {sum(bool(r.phone_overflow) for r in results.values())} pages "
+        f"wider than a {PHONE['width']} px screen; search: {len(search_problems)} problems"
+    )
 
     failures: list[str] = [f"_toc.yml entry {p} has no page in {html}" for p in missing]
     failures += [f"navigation: {p}" for p in nav_problems]
+    failures += [f"search.html: {p}" for p in search_problems]
     for res in results.values():
         failures += [f"{res.page}: {f}" for f in res.failures()]
     if failures:
@@ -423,7 +627,11 @@ def run(html: Path, root: Path, shots: Path, chromium: str | None, timeout_s: fl
         for f in failures:
             print(f"  - {f}", file=sys.stderr)
         return 1
-    print("all pages passed: no console errors, images load, math rendered, every chapter reachable")
+    print(
+        "all pages passed: no console errors, images load, math rendered, every chapter reachable, nothing "
+        "wider than the column, figures shown at their size with numbered captions, phone layout fits, "
+        "search snippets rendered"
+    )
     return 0
 
 

@@ -2,6 +2,10 @@
 
 The top layer: it reads tables from :mod:`seleak.study` (or any frame with the same columns) and
 draws on matplotlib axes; nothing here computes an estimate.
+
+Figures are drawn for the book's text column (about 700 px wide): :func:`use_book_style` sets a figure
+width of :data:`COLUMN_INCHES` at :data:`BOOK_DPI`, so a figure is shown at its natural size and its
+10 pt type stays 10 pt on the page; legends sit beside the axes, off the data (:func:`legend_outside`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,80 @@ COLOURS = {
     "infonce": "#ff7f0e",
     "smile": "#e377c2",
 }
+
+
+#: Width of a figure that fills the book's text column, in inches at :data:`BOOK_DPI`.
+COLUMN_INCHES = 6.8
+#: Pixels per inch of the book's figures (the PNG's natural width is inches x dpi).
+BOOK_DPI = 100
+
+#: matplotlib settings of the book's figures: column-wide, 10 pt type or larger everywhere.
+BOOK_STYLE = {
+    "figure.figsize": (COLUMN_INCHES, 3.6),
+    "figure.dpi": BOOK_DPI,
+    "savefig.dpi": BOOK_DPI,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.title_fontsize": 10,
+    "figure.titlesize": 11,
+}
+
+
+def use_book_style() -> None:
+    """Apply :data:`BOOK_STYLE` to matplotlib (call it once, after importing pyplot)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(BOOK_STYLE)
+
+
+def legend_outside(ax, **kwargs):
+    """The axes' legend to the right of the plot, off the data (nothing drawn when there is nothing to label)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    options = {"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, "frameon": False}
+    return ax.legend(handles, labels, **{**options, **kwargs})
+
+
+def figure_legend(fig, *, ncol: int = 2):
+    """One legend for all panels of ``fig``, below them (off the data); the panels' own legends go.
+
+    Entries with the same label are shown once. The figure switches to matplotlib's constrained layout,
+    which makes room for the legend (do not call ``tight_layout`` afterwards)."""
+    seen: dict[str, object] = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if not label.startswith("_"):
+                seen.setdefault(label, handle)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.set_layout_engine("constrained")
+    if not seen:
+        return None
+    return fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=ncol, frameon=False)
+
+
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], *, ncols: int = 3, inches: float | None = None):
+    """Images on a grid of ``ncols`` columns (grey or colour), titled, without axes; returns the figure.
+
+    The grid fills the text column: each image is ``COLUMN_INCHES / ncols`` wide unless ``inches`` says."""
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    if n == 0 or len(titles) != n:
+        raise ValueError(f"image_grid needs one title per image and at least one image, got {n} and {len(titles)}")
+    nrows = math.ceil(n / ncols)
+    side = inches or COLUMN_INCHES / ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 0.3) * nrows), squeeze=False)
+    image_row(axes.ravel()[:n], images, titles)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
 
 
 def colour(estimator: str) -> str:
@@ -86,7 +164,7 @@ def mi_vs_k(
     ax.set_xticks(sorted(data["k"].dropna().unique()))
     if title:
         ax.set_title(title)
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     return ax
 
 
@@ -119,7 +197,7 @@ def sandwich_plot(ax, summary: pd.DataFrame, estimator: str, *, family: str = "m
     ax.set_xticks(sorted(d["k"].dropna().unique()))
     if title:
         ax.set_title(title)
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     return ax
 
 
@@ -139,7 +217,7 @@ def sample_size_plot(ax, curve: pd.DataFrame, scheme: str, *, title: str | None 
     ax.set_xlabel("N (images)")
     ax.set_ylabel("nats")
     ax.set_title(title or scheme)
-    ax.legend(fontsize="x-small")
+    legend_outside(ax)
     return ax
 
 
@@ -185,7 +263,7 @@ def labelled_scatter(ax, x: Sequence[float], y: Sequence[float], labels: Sequenc
             continue
         c = colour_of(lab) if colour_of else "#333333"
         ax.plot([xi], [yi], "o", color=c)
-        ax.annotate(lab, (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize="x-small")
+        ax.annotate(lab, (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=10)
     return ax
 
 
@@ -196,7 +274,7 @@ def image_row(axes, images: Sequence[np.ndarray], titles: Sequence[str]):
         if im.ndim == 3 and im.shape[-1] == 1:
             im = im[..., 0]
         ax.imshow(im, cmap="gray" if im.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(t, fontsize="small")
+        ax.set_title(t)
         ax.axis("off")
     return axes
 
@@ -217,7 +295,7 @@ def npcr_uaci_vs_expected(ax, table: pd.DataFrame, *, xlabel: str = "k MSB plane
         ax.plot(x, table[col].to_numpy(dtype=float), "os"[i], color=f"C{i}", mfc="none", label=f"{name} measured")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("plain vs cipher (%)")
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     if title:
         ax.set_title(title)
     return ax
@@ -248,7 +326,7 @@ def lsb_msb_plot(axes, lsb_msb: pd.DataFrame):
         yscale="symlog",
     )
     for ax in axes:
-        ax.legend(fontsize="small")
+        legend_outside(ax)
     return axes
 
 

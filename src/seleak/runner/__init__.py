@@ -35,6 +35,15 @@ from seleak.runner.handout import (
     student_notebook,
     sync_exercise_headers,
 )
+from seleak.runner.pages import (
+    HEADLINE_FILE,
+    HEADLINE_TAG,
+    add_run_box,
+    headline_markdown,
+    run_box,
+    show_parameters_that_ran,
+    write_headline,
+)
 from seleak.runner.parameters import GLOBAL_PARAMETERS, check_parameter_type, notebook_parameters, resolve_parameters
 from seleak.runner.pdf import PdfResult, book_pdf
 from seleak.runner.profile import PROFILE_KEYS, load_profile
@@ -52,6 +61,8 @@ __all__ = [
     "BookRun",
     "CHECK_MARKER",
     "GLOBAL_PARAMETERS",
+    "HEADLINE_FILE",
+    "HEADLINE_TAG",
     "NotebookRun",
     "PdfResult",
     "PROFILE_KEYS",
@@ -59,6 +70,7 @@ __all__ = [
     "RunnerError",
     "book_pdf",
     "build_handout",
+    "add_run_box",
     "build_html",
     "check_kernel",
     "check_parameter_type",
@@ -66,6 +78,7 @@ __all__ = [
     "exercise_header",
     "exercise_metadata",
     "find_root",
+    "headline_markdown",
     "is_checked",
     "load_profile",
     "notebook_parameters",
@@ -74,12 +87,15 @@ __all__ = [
     "refresh_notebook",
     "resolve_parameters",
     "run_book",
+    "run_box",
+    "show_parameters_that_ran",
     "stage_sources",
     "strip_volatile",
     "student_notebook",
     "sync_exercise_headers",
     "toc_entries",
     "toc_notebooks",
+    "write_headline",
     "write_runs",
     "write_status_page",
 ]

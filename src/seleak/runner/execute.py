@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from seleak._io import atomic_write_text
 from seleak._validation import check_device
 from seleak.runner.errors import RunnerError
+from seleak.runner.pages import add_run_box, run_box, show_parameters_that_ran, write_headline
 from seleak.runner.parameters import notebook_parameters, resolve_parameters
 from seleak.runner.profile import load_profile
 from seleak.runner.status import (
@@ -237,6 +238,7 @@ def run_book(
 
     def report() -> None:
         write_runs(runs_path, record)
+        write_headline(stage, [stage / nb.relative_to(root_path) for nb in notebooks])
         write_status_page(stage, run, time.perf_counter() - start, [nb.stem for nb in notebooks], record)
 
     bar = tqdm(selected, desc=f"notebooks ({profile['name']})", unit="nb", disable=not progress)
@@ -255,8 +257,11 @@ def run_book(
             entry["last"] = attempt_record(failed, run)
             report()
             raise
-        atomic_write_text(target, json.dumps(executed, indent=1, ensure_ascii=False) + "\n")
         injected = executed.get("metadata", {}).get("seleak", {}).get("parameters", params[nb.stem])
+        # the page shows what ran: the parameters cell holds the injected values, a box names the profile
+        show_parameters_that_ran(executed, injected)
+        add_run_box(executed, run_box(injected, profile, (profile["notebooks"].get(nb.stem) or {}).keys()))
+        atomic_write_text(target, json.dumps(executed, indent=1, ensure_ascii=False) + "\n")
         done = NotebookRun(nb.stem, time.perf_counter() - t0, dict(injected), target)
         run.runs.append(done)
         record[nb.stem] = {"last": attempt_record(done, run)}
