@@ -16,7 +16,7 @@ from seleak.estimators import (
 )
 from seleak.estimators.groundtruth import correlated_gaussian
 
-ALL = ["plugin", "ksg", "gaussian", "mine", "nwj", "infonce", "smile"]
+ALL = ["plugin", "ksg", "gaussian", "mine", "nwj", "infonce", "smile", "auto"]
 NEURAL = ["mine", "nwj", "infonce", "smile"]
 FAST_NEURAL = dict(steps=5, batch_size=16, hidden=(8,), embed_dim=4)
 

@@ -17,19 +17,24 @@ mine       Donsker–Varadhan + moving-average gradient (PyTorch)      high-D, l
 nwj        Nguyen–Wainwright–Jordan bound (PyTorch)                  high-D
 infonce    InfoNCE / CPC bound, <= log(batch) (PyTorch)              high-D, small MI, low variance
 smile      clipped DV, JS-trained (PyTorch), ``clip=``               high-D, large MI
+auto       a documented rule: plug-in (discrete), KSG (mixed), the   when unsure: right across
+           larger of KSG and the Gaussian copula (low-D), Gaussian   the ground-truth suite
+           copula (high-D); see ``seleak.estimators.auto``
 ========== ======================================================== =====================
 
 Every estimator validates its input (``check_pair``), accepts only its own settings (an unknown
 one raises ``TypeError`` naming it) and returns an :class:`MIEstimate` in nats. ``project`` is the
 PCA helper to apply before ``plugin``/``ksg`` on embeddings (also available as ``pca_dim=``);
-``groundtruth`` holds samplers with known MI.
+``groundtruth`` holds samplers with known MI and ``suite`` the ground-truth suite built from them
+(the benchmark ``benchmarks/bench_estimator_suite.py`` runs every estimator and the peers on it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import groundtruth
+from . import groundtruth, suite
+from .auto import AutoEstimator
 from .base import Estimator, EstimatorDivergedError, MIEstimate, check_pair, project
 from .gaussian import GaussianEstimator
 from .ksg import KSGEstimator
@@ -46,6 +51,7 @@ __all__ = [
     "check_pair",
     "project",
     "groundtruth",
+    "suite",
     "NEURAL",
 ]
 
@@ -57,6 +63,7 @@ _REGISTRY: dict[str, type[Estimator]] = {
     "nwj": NWJ,
     "infonce": InfoNCE,
     "smile": SMILE,
+    "auto": AutoEstimator,
 }
 
 #: names of the neural (PyTorch, trained critic) estimators, as the classes declare themselves
