@@ -11,7 +11,7 @@ STAMP := $(VENV)/.seleak-installed
 PROFILE ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: setup book test test-slow test-seeds lint lab bench check-book handout pdf clean
+.PHONY: setup book test test-slow test-seeds lint lab bench bench-peers check-book handout pdf clean
 
 setup: $(STAMP)
 
@@ -54,8 +54,15 @@ pdf: setup
 lab: setup
 	$(BIN)/jupyter lab book/
 
+# every benchmark; the comparisons with other libraries need `make bench-peers` first (without it they
+# say so and skip the peers, and seleak's own results are still written)
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# the peer libraries of the benchmarks, into benchmarks/.peers (git-ignored), on the project's own torch
+bench-peers: setup
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps --target benchmarks/.peers \
+		-r benchmarks/requirements-peers.txt
 
 clean:
 	rm -rf _build

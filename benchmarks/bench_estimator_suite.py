@@ -1,6 +1,6 @@
 """The ground-truth suite: every seleak estimator, ``auto`` and the peers, side by side.
 
-Run on demand (not in CI):  python benchmarks/bench_estimator_suite.py [--neural] [--lmi] [--seeds 101 102]
+Run on demand (not in CI):  python benchmarks/bench_estimator_suite.py [--fast] [--lmi] [--seeds 101 102]
 
 Peers (scikit-learn, latentmi, torch-mist) come from a benchmark-only folder, set up once with::
 
@@ -11,9 +11,10 @@ missing peer is reported and skipped; seleak's own rows are always written.
 
 Every estimator sees the same samples: the 15 tasks of ``seleak.estimators.suite.TASKS`` at N = 1 000
 and 5 000, at the suite's evaluation seeds (``EVAL_SEEDS``; ``auto``'s settings were chosen on
-``DEV_SEEDS``, never on these). ``plugin`` runs where it accepts the data (at most 3 columns per side).
+``DEV_SEEDS``, never on these). The neural estimators (tens of seconds each on CPU) run at the first
+evaluation seed only; the summary compares ``auto`` with each of them on those same samples. ``plugin`` runs where it accepts the data (at most 3 columns per side).
 The neural estimators (seleak's ``infonce`` and ``smile`` at their defaults, torch-mist's ``smile`` and
-``infonce``) run with ``--neural``; latentmi's LMI with ``--lmi``. The summary gives, per estimator,
+``infonce``) run unless ``--fast`` is given (about 30 minutes on 2 cores); latentmi's LMI only with ``--lmi``. The summary gives, per estimator,
 the median and largest absolute error; for each peer it also gives ``auto``'s on the same estimates
 (the tasks that peer ran on).
 
@@ -42,6 +43,9 @@ OUT = Path(__file__).resolve().parent / "results" / "estimator_suite.json"
 def seleak_fn(name: str, **settings: object) -> peers.Fn:
     est = get_estimator(name, **settings)
     return lambda x, y: est.estimate(x, y).nats
+
+
+NEURAL = ("infonce", "smile", "torch-mist smile", "torch-mist infonce", "latentmi lmi")
 
 
 def estimators(found: dict[str, object], neural: bool, lmi: bool) -> tuple[dict[str, peers.Fn], dict[str, str]]:
@@ -86,7 +90,7 @@ def summary(rows: list[dict], source: dict[str, str]) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--neural", action="store_true", help="add seleak's and torch-mist's neural estimators")
+    ap.add_argument("--fast", action="store_true", help="leave out seleak's and torch-mist's neural estimators")
     ap.add_argument("--lmi", action="store_true", help="add latentmi's LMI (slow: minutes per task on CPU)")
     ap.add_argument("--seeds", type=int, nargs="+", default=list(EVAL_SEEDS))
     ap.add_argument("--out", type=Path, default=OUT)
@@ -94,11 +98,15 @@ def main() -> None:
     if set(args.seeds) & set(DEV_SEEDS):
         print(f"note: seeds {sorted(set(args.seeds) & set(DEV_SEEDS))} are the development seeds auto was tuned on")
     found = peers.load()
-    fns, source = estimators(found, args.neural, args.lmi)
+    fns, source = estimators(found, not args.fast, args.lmi)
     t0 = time.perf_counter()
     rows: list[dict] = []
     for t in TASKS:
-        rows += run_suite(fns, sizes=SIZES, seeds=args.seeds, tasks=[t], applies=applies, log=print)
+        fast = {k: f for k, f in fns.items() if k not in NEURAL}
+        slow = {k: f for k, f in fns.items() if k in NEURAL}
+        rows += run_suite(fast, sizes=SIZES, seeds=args.seeds, tasks=[t], applies=applies, log=print)
+        if slow:
+            rows += run_suite(slow, sizes=SIZES, seeds=args.seeds[:1], tasks=[t], applies=applies, log=print)
         result = dict(
             machine=machine_info(),
             seeds=args.seeds,
@@ -106,7 +114,8 @@ def main() -> None:
             sizes=list(SIZES),
             tasks=[dict(name=t.name, family=t.family, dx=t.dx, dy=t.dy, true_nats=t.mi) for t in TASKS],
             peers_found=sorted(found),
-            neural=args.neural,
+            neural=not args.fast,
+            neural_seeds=args.seeds[:1],
             summary=summary(rows, source),
             rows=rows,
             total_s=time.perf_counter() - t0,

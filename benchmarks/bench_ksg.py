@@ -12,6 +12,9 @@ interleaved (previous, current, previous, ...), best of 3, single-threaded, on c
 log-log slope of time against N is fitted per dimension. scikit-learn's ``mutual_info_regression``
 at d = 1 is already the named peer in ``bench_estimators.py``.
 
+Peer: latentmi's KSG at 5 + 5, 10 + 10 and 20 + 20 columns, N = 5 000 (``speed`` in the results), when
+it is installed (``benchmarks/peers.py`` says how; without it those rows are skipped with a message).
+
 Results go to ``benchmarks/results/ksg.json``; the ratios are printed.
 """
 
@@ -26,7 +29,8 @@ from typing import Callable
 import numpy as np
 import scipy
 import sklearn
-from _timing import best_of, machine_info  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+import peers  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _timing import best_of, machine_info  # noqa: E402
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
@@ -114,6 +118,51 @@ def bench(dims: list[int], ns: list[int], big_n: int | None, k: int, repeats: in
     return rows
 
 
+def bench_latentmi(dims: list[int], n: int, k: int, repeats: int) -> list[dict]:
+    """seleak's ``ksg_mi`` (1 thread and 2 threads) against latentmi's ``ksg.mi`` on the same inputs.
+
+    latentmi adds its own 1e-10 uniform noise (from numpy's global generator) to break ties, and counts
+    within ``eps - 1e-15`` where seleak counts within one ulp below ``eps``; on continuous data neither
+    changes a count unless a point lies within 1e-10 of a boundary, so the estimates agree to rounding:
+    the row records both and their difference. Interleaved, best of ``repeats``.
+    """
+    rows = []
+    for d in dims:
+        x, y, truth = correlated_gaussian(n, d, 1.0, seed=0)
+        t = interleaved(
+            {
+                "latentmi": lambda: peers.latentmi_ksg(x, y, k),
+                "seleak": lambda: ksg_mi(x, y, k),
+                "seleak_2_threads": lambda: ksg_mi(x, y, k, workers=2),
+            },
+            repeats,
+        )
+        v_peer, v_ours = peers.latentmi_ksg(x, y, k), ksg_mi(x, y, k)
+        row = dict(
+            task=f"ksg {d}+{d}",
+            dx=d,
+            dy=d,
+            n=n,
+            k=k,
+            latentmi_s=t["latentmi"],
+            seleak_s=t["seleak"],
+            seleak_2_threads_s=t["seleak_2_threads"],
+            ratio=t["latentmi"] / t["seleak"],
+            ratio_2_threads=t["latentmi"] / t["seleak_2_threads"],
+            latentmi_nats=v_peer,
+            seleak_nats=v_ours,
+            abs_difference=abs(v_peer - v_ours),
+            true_nats=truth,
+        )
+        rows.append(row)
+        print(
+            f"KSG {d}+{d} N={n} vs latentmi: latentmi {row['latentmi_s']:.3f} s, seleak {row['seleak_s']:.3f} s "
+            f"({row['ratio']:.2f}x), 2 threads {row['seleak_2_threads_s']:.3f} s ({row['ratio_2_threads']:.2f}x); "
+            f"|difference| {row['abs_difference']:.1e}"
+        )
+    return rows
+
+
 def slopes(rows: list[dict]) -> list[dict]:
     """Least-squares slope of log(time) against log(N), per dimension and implementation."""
     out = []
@@ -135,15 +184,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N = 1e3 and 3e3 only, best of 2 (a few seconds)")
     ap.add_argument("--budget", type=float, default=60.0, help="seconds allowed for the N = 1e5 row at 4+4")
+    ap.add_argument(
+        "--latentmi-only", action="store_true", help="only the comparison with latentmi (other rows of --out kept)"
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     ns = [1000, 3000] if args.quick else [1000, 10000]
     t0 = time.perf_counter()
-    rows = bench([1, 4, 5, 10, 20], ns, None if args.quick else 100000, 3, 2 if args.quick else 3, args.budget)
+    found = peers.load()
+    speed = bench_latentmi([5, 10, 20], 5000, 3, 2 if args.quick else 3) if "latentmi" in found else []
+    if args.latentmi_only and args.out.is_file():
+        # keep the file's previous-vs-current rows, replace only the comparison with latentmi
+        old = json.loads(args.out.read_text())
+        old.update(speed=speed, speed_machine=machine_info(scipy=scipy.__version__, sklearn=sklearn.__version__))
+        atomic_write_text(args.out, json.dumps(old, indent=2))
+        print(f"wrote {args.out} (latentmi comparison only)")
+        return
+    else:
+        rows = bench([1, 4, 5, 10, 20], ns, None if args.quick else 100000, 3, 2 if args.quick else 3, args.budget)
     result = dict(
         machine=machine_info(scipy=scipy.__version__, sklearn=sklearn.__version__),
         ksg_previous_vs_current=rows,
         log_log_slope=slopes(rows),
+        speed=speed,
     )
     result["total_s"] = time.perf_counter() - t0
     atomic_write_text(args.out, json.dumps(result, indent=2))

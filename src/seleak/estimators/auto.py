@@ -21,8 +21,8 @@ The rule (:func:`choose`), applied to the validated ``x`` (N, dx) and ``y`` (N, 
    two columns or more: KSG between the log lengths of each side's whitened rows, ``I(|X|; |Y|)``, a
    function of each side alone and so at most ``I(X; Y)`` (data processing); it is exact for a
    Student-t pair with independent dispersion, whose dependence is all in the shared scale. The
-   largest value is reported. Why the largest: all err downwards on the shapes they miss — KSG underestimates large MI (its counts cannot resolve a
-   sharp dependence), the Gaussian-copula value misses every dependence the ranks' correlations do
+   largest value is reported. Why the largest: all err downwards on the shapes they miss — KSG
+   underestimates large MI (its counts cannot resolve a sharp dependence), the Gaussian-copula value misses every dependence the ranks' correlations do
    not show (a spiral, the shared scale of a Student-t) and, for columns made normal, is at most the
    true MI of the transformed pair whenever each side's transformed columns are jointly normal — so
    the larger one is the nearer. Under independence both are centred on 0 and the larger is a few

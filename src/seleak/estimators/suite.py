@@ -11,7 +11,8 @@ sizes (1 000 and 5 000).
 (callables ``(x, y) -> nats``, so the peers of other libraries can sit beside seleak's) and returns one
 row per estimate; :func:`summarise` gives each estimator's median and largest absolute error over the
 rows; :func:`results_table` reads a results file that ``benchmarks/bench_estimator_suite.py`` wrote and
-returns that summary as a table (``None`` when there is no file).
+returns that summary as a table (``None`` when there is no file); :func:`describe_suite` and
+:func:`describe_speed` say in sentences what such files hold (chapter 2 prints them).
 
 Seeds: :data:`DEV_SEEDS` are the seeds the ``auto`` rule's settings were chosen on; the benchmark
 reports :data:`EVAL_SEEDS`, which played no part in choosing them.
@@ -34,6 +35,7 @@ __all__ = [
     "Task",
     "TASKS",
     "SIZES",
+    "BENCH_RESULTS",
     "DEV_SEEDS",
     "EVAL_SEEDS",
     "task",
@@ -41,11 +43,17 @@ __all__ = [
     "summarise",
     "results_table",
     "speed_table",
+    "describe_suite",
+    "describe_speed",
 ]
 
+#: where the benchmarks write their results in a source checkout (``benchmarks/results``); in an installed
+#: package the folder does not exist, and the readers below then say so instead of showing numbers
+BENCH_RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results"
+
 SIZES: tuple[int, ...] = (1000, 5000)
-DEV_SEEDS: tuple[int, ...] = (0, 1)
-EVAL_SEEDS: tuple[int, ...] = (101, 102)
+DEV_SEEDS: tuple[int, ...] = (0, 1, 2, 3)
+EVAL_SEEDS: tuple[int, ...] = (101, 102, 103, 104)
 
 
 @dataclass(frozen=True)
@@ -200,3 +208,69 @@ def speed_table(path: str | Path) -> Any:
         return None
     rows = json.loads(p.read_text()).get("speed")
     return None if not rows else pd.DataFrame(rows)
+
+
+def _missing(p: Path) -> str:
+    return f"{p.name} is not there: run `make bench` (benchmarks/) to produce it; nothing to show."
+
+
+def describe_suite(path: str | Path) -> str:
+    """Sentences on a suite results file: ``auto``'s median and largest absolute error, and each peer's
+    beside ``auto``'s on the same estimates. Every number is read from the file."""
+    p = Path(path)
+    if not p.is_file():
+        return _missing(p)
+    data = json.loads(p.read_text())
+    summ = {s["estimator"]: s for s in data["summary"]}
+    auto = summ.get("auto")
+    if auto is None:
+        return f"{p.name} holds no result of auto."
+    lines = [
+        f"Ground-truth suite: {len(data['tasks'])} tasks at N = {', '.join(map(str, data['sizes']))}, "
+        f"seeds {data['seeds']} (auto's settings were chosen on seeds {data['dev_seeds']}). auto: median |error| "
+        f"{auto['median_abs_error']:.3f} nats, largest {auto['max_abs_error']:.3f} ({auto['worst_task']})."
+    ]
+    for name, s in summ.items():
+        if s.get("source", "seleak") == "seleak":
+            continue
+        lines.append(
+            f"{name}: median {s['median_abs_error']:.3f}, largest {s['max_abs_error']:.3f} over its {s['estimates']} "
+            f"estimates; auto on the same: median {s['auto_median_abs_error_same_tasks']:.3f}, largest "
+            f"{s['auto_max_abs_error_same_tasks']:.3f}."
+        )
+    return "\n".join(lines)
+
+
+def describe_speed(results_dir: str | Path) -> str:
+    """Sentences on the speed comparisons with the peers in ``results_dir`` (``ksg.json``: KSG against
+    latentmi's; ``neural.json``: time to a held-out |error| <= 0.1 against torch-mist), read from the files."""
+    d = Path(results_dir)
+    lines = []
+    ksg = speed_table(d / "ksg.json")
+    if ksg is None:
+        lines.append(_missing(d / "ksg.json") if not (d / "ksg.json").is_file() else "ksg.json: no latentmi rows.")
+    else:
+        for r in ksg.to_dict("records"):
+            lines.append(
+                f"{r['task']}, N = {r['n']}: latentmi {r['latentmi_s']:.2f} s, seleak {r['seleak_s']:.2f} s "
+                f"({r['ratio']:.2f}x), seleak on 2 threads {r['seleak_2_threads_s']:.2f} s ({r['ratio_2_threads']:.2f}x); "
+                f"estimates differ by {r['abs_difference']:.1e} nats."
+            )
+    neural = speed_table(d / "neural.json")
+    if neural is None:
+        lines.append(_missing(d / "neural.json"))
+    else:
+        for r in neural.to_dict("records"):
+            peer = (
+                "torch-mist not run"
+                if r["torch_mist_s"] is None
+                else (
+                    f"torch-mist {r['torch_mist_s']:.1f} s (target {'met' if r['torch_mist_reached'] else 'missed'}), "
+                    f"torch-mist/seleak {r['ratio']:.2f}x"
+                )
+            )
+            lines.append(
+                f"{r['task']}: {r['seleak']} {r['seleak_s']:.1f} s (target {'met' if r['seleak_reached'] else 'missed'}), "
+                f"{peer}."
+            )
+    return "\n".join(lines)
