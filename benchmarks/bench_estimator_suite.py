@@ -11,12 +11,12 @@ missing peer is reported and skipped; seleak's own rows are always written.
 
 Every estimator sees the same samples: the 15 tasks of ``seleak.estimators.suite.TASKS`` at N = 1 000
 and 5 000, at the suite's evaluation seeds (``EVAL_SEEDS``; ``auto``'s settings were chosen on
-``DEV_SEEDS``, never on these). The neural estimators (tens of seconds each on CPU) run at the first
-evaluation seed only; the summary compares ``auto`` with each of them on those same samples. ``plugin`` runs where it accepts the data (at most 3 columns per side).
+``DEV_SEEDS``, never on these). ``plugin`` runs where it accepts the data (at most 3 columns per side).
 The neural estimators (seleak's ``infonce`` and ``smile`` at their defaults, torch-mist's ``smile`` and
-``infonce``) run unless ``--fast`` is given (about 30 minutes on 2 cores); latentmi's LMI only with ``--lmi``. The summary gives, per estimator,
-the median and largest absolute error; for each peer it also gives ``auto``'s on the same estimates
-(the tasks that peer ran on).
+``infonce``; tens of seconds each on CPU) run at the first evaluation seed only, unless ``--fast`` leaves
+them out (the whole run takes about 30 minutes on 2 cores); latentmi's LMI only with ``--lmi``. The
+summary gives, per estimator, the median and largest absolute error; for each peer it also gives
+``auto``'s on the same estimates (the tasks that peer ran on).
 
 Results go to ``benchmarks/results/estimator_suite.json`` (written after every task, so a long run
 leaves what it has done).

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import peers  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 import scipy
 import sklearn
-import peers  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from _timing import best_of, machine_info  # noqa: E402
 from scipy.spatial import cKDTree
 from scipy.special import digamma

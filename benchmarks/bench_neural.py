@@ -8,7 +8,8 @@ default estimator) with a 2 x 256 critic and are scored on the same held-out 25 
 by its own protocol (``val_fraction=0.25``), torch-mist with ``test_data`` set to those pairs (see
 ``benchmarks/peers.py``). Each configuration runs ``repeats`` times, interleaved, single-threaded; a
 row holds the best time, the estimate of that run, its |error| and whether it met the target. Rows:
-seleak at its defaults and torch-mist at its defaults. torch-mist missing (see ``benchmarks/peers.py`` for its setup): its rows are skipped.
+seleak at its defaults and torch-mist at its defaults. torch-mist missing (see ``benchmarks/peers.py``
+for its setup): its rows are skipped.
 
 Results go to ``benchmarks/results/neural.json``; the ratios (torch-mist time / seleak time) are printed.
 """

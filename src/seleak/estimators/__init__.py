@@ -18,8 +18,8 @@ nwj        Nguyen–Wainwright–Jordan bound (PyTorch)                  high-D
 infonce    InfoNCE / CPC bound, <= log(batch) (PyTorch)              high-D, small MI, low variance
 smile      clipped DV, JS-trained (PyTorch), ``clip=``               high-D, large MI
 auto       a documented rule: plug-in (discrete), KSG (mixed), the   when unsure: right across
-           larger of KSG and the Gaussian copula (low-D), Gaussian   the ground-truth suite
-           copula (high-D); see ``seleak.estimators.auto``
+           largest of KSG, Gaussian copula and radial KSG (low-D),   the ground-truth suite
+           the larger of the last two (high-D); ``estimators.auto``
 ========== ======================================================== =====================
 
 Every estimator validates its input (``check_pair``), accepts only its own settings (an unknown

@@ -253,7 +253,8 @@ def describe_speed(results_dir: str | Path) -> str:
         for r in ksg.to_dict("records"):
             lines.append(
                 f"{r['task']}, N = {r['n']}: latentmi {r['latentmi_s']:.2f} s, seleak {r['seleak_s']:.2f} s "
-                f"({r['ratio']:.2f}x), seleak on 2 threads {r['seleak_2_threads_s']:.2f} s ({r['ratio_2_threads']:.2f}x); "
+                f"({r['ratio']:.2f}x), seleak on 2 threads {r['seleak_2_threads_s']:.2f} s "
+                f"({r['ratio_2_threads']:.2f}x); "
                 f"estimates differ by {r['abs_difference']:.1e} nats."
             )
     neural = speed_table(d / "neural.json")
@@ -270,7 +271,8 @@ def describe_speed(results_dir: str | Path) -> str:
                 )
             )
             lines.append(
-                f"{r['task']}: {r['seleak']} {r['seleak_s']:.1f} s (target {'met' if r['seleak_reached'] else 'missed'}), "
+                f"{r['task']}: {r['seleak']} {r['seleak_s']:.1f} s "
+                f"(target {'met' if r['seleak_reached'] else 'missed'}), "
                 f"{peer}."
             )
     return "\n".join(lines)
