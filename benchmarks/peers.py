@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +44,10 @@ def load(log: Callable[[str], None] = print) -> dict[str, object]:
     """The importable peer modules by name (``"latentmi"``, ``"torch_mist"``); missing ones are reported."""
     if PEERS_DIR.is_dir() and str(PEERS_DIR) not in sys.path:
         sys.path.insert(0, str(PEERS_DIR))
+    # torch-mist 0.2.17 keeps its best checkpoint in the temp folder under a name made of the iteration only
+    # (``model_{iteration}_{time.time}.pyt``: the function, not its value), so two processes running it at
+    # once overwrite and delete each other's checkpoints. A temp folder of this process's own avoids that.
+    tempfile.tempdir = tempfile.mkdtemp(prefix="seleak-peers-")
     if not hasattr(np, "NaN"):
         # latentmi 0.1.3 pins numpy < 2 and writes ``np.NaN`` (removed in numpy 2): the alias, for it alone
         np.NaN = np.nan  # type: ignore[attr-defined]
