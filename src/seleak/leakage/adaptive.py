@@ -22,11 +22,14 @@ never saw**: the held-out rows are cut into ``chunks`` disjoint random batches o
 * ``lower_bound``: a one-sided lower confidence bound of the mean of the batches' InfoNCE values
   (valid for any critic), clipped at 0: the t bound widened for their skewness
   (:func:`seleak.stats.skew_corrected_lower_bound`). Near the ceiling ``log b`` the batch values are
-  bounded above and left-skewed, and the plain t bound over 10 batches under-covers (measured for one
-  fixed critic, skewness -0.85: 8.0 % misses at level 0.95, 2.6 % at 0.99); with the default 20
-  batches and the skewness correction the measured misses are 4.5 % and 0.9 % there, and 4.3 % and
-  0.8 % at full encryption (``benchmarks/bench_adaptive_coverage.py``; at level 0.9999 it still
-  misses about 2.6e-4, as Edgeworth corrections do not reach that far into the tail);
+  bounded above and left-skewed, and the plain t bound over 10 batches under-covers. Measured for one
+  fixed critic near the ceiling (``benchmarks/bench_adaptive_coverage.py``, patterns at msb:2, batch
+  values of skewness -0.68 at ``b = 30`` and -1.44 at ``b = 15``): the t bound over 10 batches misses
+  the critic's expected value 7.2 % / 10.1 % of the time at level 0.95 and 2.1 % / 5.5 % at 0.99; the
+  default here, 20 batches and the skewness-corrected bound, misses 4.6 % / 3.5 % and 1.0 % / 0.24 %;
+  at full encryption 4.3 % and 0.7 % (the t bound 4.9 % and 1.0 %). Beyond level 0.99 the correction
+  does not reach far enough into the tail: at 0.999 it misses up to 0.14 %, at 0.9999 up to 0.02 %
+  (the t bound: up to 1.4 % and 1.3 %);
 * ``p_value``: a permutation test with the trained critic fixed: the held-out pairing is permuted
   and the bound recomputed (the critic never saw those pairs, so under independence every pairing is
   equally likely: an exact test, smallest p ``1 / (permutations + 1)``);
@@ -404,9 +407,7 @@ def fit_adaptive(
             f"{cfg['monitor_fraction']}); the last critic is kept"
         )
     elif best[1] == cfg["steps"]:
-        flags.append(
-            f"still improving: the best monitored value was at the last check (step {best[1]}); raise steps"
-        )
+        flags.append(f"still improving: the best monitored value was at the last check (step {best[1]}); raise steps")
     names = ("mode", "bound", "steps", "batch_size", "lr", "weight_decay", "test_fraction", "monitor_fraction",
              "eval_every", "chunks", "features", "embed_dim", "width", "seed", "device")  # fmt: skip
     settings: dict[str, Any] = {k: cfg[k] for k in names}
