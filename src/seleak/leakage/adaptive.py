@@ -407,7 +407,15 @@ def fit_adaptive(
             f"{cfg['monitor_fraction']}); the last critic is kept"
         )
     elif best[1] == cfg["steps"]:
-        flags.append(f"still improving: the best monitored value was at the last check (step {best[1]}); raise steps")
+        flags.append(
+            f"still improving: the best monitored value was at the last check (step {best[1]}); raise steps"
+            + (
+                f" (near the ceiling log {b}: larger held-out batches, i.e. fewer chunks or more held-out pairs, "
+                "would show more than more steps)"
+                if saturated
+                else ""
+            )
+        )
     names = ("mode", "bound", "steps", "batch_size", "lr", "weight_decay", "test_fraction", "monitor_fraction",
              "eval_every", "chunks", "features", "embed_dim", "width", "seed", "device")  # fmt: skip
     settings: dict[str, Any] = {k: cfg[k] for k in names}
