@@ -75,7 +75,7 @@ from .encoders import (
 )
 from .measure import SATURATION, LeakageResult
 
-__all__ = ["MODES", "BOUNDS", "AdaptiveFit", "fit_adaptive", "adaptive_leakage"]
+__all__ = ["MODES", "BOUNDS", "AdaptiveFit", "fit_adaptive", "adaptive_leakage", "is_saturated"]
 
 #: What the plain side is: the frozen embedding ``f(X)`` ("semantic") or the image itself ("image").
 MODES = ("semantic", "image")
@@ -154,6 +154,13 @@ def _chunk_scores(a: torch.Tensor, b: torch.Tensor, size: int) -> torch.Tensor:
     aa = a[..., : c * size, :].reshape(*a.shape[:-2], c, size, d)
     bb = b[..., : c * size, :].reshape(*lead, c, size, d)
     return separable_scores(aa, bb)
+
+
+def is_saturated(nats: float, lower_bound: float, ceiling: float, batch: int) -> bool:
+    """Whether an adaptive result says "at least", not how much: the reported value within
+    :data:`SATURATION` of its ``ceiling``, or the lower bound (held-out InfoNCE, whatever bound was
+    trained) within :data:`SATURATION` of ``log batch``, the most a batch of ``batch`` pairs certifies."""
+    return bool(nats >= SATURATION * ceiling or lower_bound >= SATURATION * math.log(batch))
 
 
 def _batch_values(a: torch.Tensor, b: torch.Tensor, size: int, bound: str) -> torch.Tensor:
@@ -397,7 +404,7 @@ def fit_adaptive(
     lb = max(0.0, stats.skew_corrected_lower_bound(infonce, level=cfg["bound_level"]))
     ceiling = math.log(b) if cfg["bound"] == "infonce" else math.log(c * b)
     # NWJ reports its own value, capped at log n_eval, but its lower bound is InfoNCE, capped at log b
-    saturated = nats >= SATURATION * ceiling or lb >= SATURATION * math.log(b)
+    saturated = is_saturated(nats, lb, ceiling, b)
     flags: list[str] = []
     if nats < -_TOLERANCE:
         flags.append("held-out bound below 0: the trained critic does not generalise to unseen pairs")
