@@ -23,7 +23,7 @@ import pytest
 from scipy.stats import binom
 
 from seleak.coverage import interval_coverage
-from seleak.stats import lower_confidence_bound
+from seleak.stats import lower_confidence_bound, skew_corrected_lower_bound
 
 N_ROWS = 1000
 LEVEL = 0.95
@@ -139,3 +139,23 @@ def test_lower_confidence_bound_by_hand_and_refusals():
             lower_confidence_bound(bad)
     with pytest.raises(ValueError):
         lower_confidence_bound([1.0, 2.0], level=1.0)
+
+
+def test_skew_corrected_lower_bound_covers_a_long_lower_tail():
+    # Negated exponential values (skewness -2), m = 20: the t bound misses the mean 10.6 % of the time,
+    # the skewness-corrected one 5.8 % (both measured over 5 000 repetitions). Expected coverage count
+    # about 9 420 of 10 000 (sd 23); >= 9 300 fails by chance with probability < 1e-6, and the t bound
+    # (about 8 940) cannot pass.
+    draws = -np.random.default_rng(2).exponential(1.0, size=(LCB_REPS, 20))
+    assert sum(skew_corrected_lower_bound(row, LEVEL) <= -1.0 for row in draws) >= 9300
+
+
+def test_skew_corrected_lower_bound_by_hand():
+    # a long upper tail is ignored: the t bound; 2 values: the t bound; a long lower tail: lower
+    up = [1.0, 1.0, 1.0, 5.0]
+    assert skew_corrected_lower_bound(up) == pytest.approx(lower_confidence_bound(up))
+    assert skew_corrected_lower_bound([1.0, 3.0]) == pytest.approx(lower_confidence_bound([1.0, 3.0]))
+    down = [-v for v in up]
+    assert skew_corrected_lower_bound(down) < lower_confidence_bound(down) - 0.5
+    with pytest.raises(ValueError):
+        skew_corrected_lower_bound([1.0])

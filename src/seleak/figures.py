@@ -337,8 +337,10 @@ MEASURE_COLOURS = {"frozen": "#9467bd", "semantic": "#ff7f0e", "image": "#2ca02c
 def adaptive_vs_k(ax, table: pd.DataFrame, *, family: str = "msb", title: str | None = None):
     """Frozen against adaptive lower bounds (nats) against k, one line per measure of
     :func:`seleak.leakage.adaptive_sweep`: filled markers are significant after adjustment, hollow ones
-    are not; the black dashed line is the image-level MI of the images under the scheme (exact for
-    bit-plane schemes), which no measure may exceed; dotted lines are the adaptive bounds' ceilings."""
+    are not; the black dashed line is the image-level MI for an image drawn uniformly from these images
+    under the scheme (exact for bit-plane schemes; ``log n`` when all clear parts differ), which bounds
+    the measures' population values on that draw, not the estimates; dotted lines are the adaptive
+    bounds' ceilings."""
     d = table[table["family"] == family]
     for m in [m for m in ("frozen", "semantic", "image") if m in set(d["measure"])]:
         e = d[d["measure"] == m].sort_values("k")
@@ -350,7 +352,7 @@ def adaptive_vs_k(ax, table: pd.DataFrame, *, family: str = "msb", title: str | 
         if m != "frozen":
             ax.axhline(float(e["ceiling_nats"].max()), color=c, ls=":", lw=1)
     u = d.drop_duplicates("scheme").sort_values("k")
-    ax.plot(u["k"], u["upper_bound_nats"], "k--", lw=1, label="image-level MI (upper bound)")
+    ax.plot(u["k"], u["upper_bound_nats"], "k--", lw=1, label="image-level MI of the sample")
     ax.set(xlabel=f"k {family.upper()} planes encrypted", ylabel="nats (filled: significant, adjusted)")
     ax.set_ylim(bottom=-0.05)
     ax.legend(fontsize="small")

@@ -64,6 +64,7 @@ __all__ = [
     "bootstrap_min_rows",
     "verdict",
     "adjust_p_values",
+    "skew_corrected_lower_bound",
     "P_ADJUST_METHODS",
     "holm",
     "min_permutations",
@@ -619,6 +620,37 @@ def lower_confidence_bound(values: Any, level: float = 0.95) -> float:
         raise ValueError(f"values must be finite; value {i} is {float(v[i])!r}")
     m = v.size
     return float(v.mean() - _sps.t.ppf(level, m - 1) * v.std(ddof=1) / math.sqrt(m))
+
+
+def skew_corrected_lower_bound(values: Any, level: float = 0.95) -> float:
+    """One-sided lower confidence bound of the mean of ``m`` i.i.d. ``values`` that may have a long
+    *lower* tail: the t bound widened by a Cornish–Fisher (Hall 1983) term for the values' skewness,
+    ``mean - s / sqrt(m) * (t + 2 g- (2 t^2 + 1) / (6 sqrt(m)))`` with ``t = t_{level, m-1}`` and
+    ``g- = min(0, g)`` the negative part of the sample skewness ``g`` (adjusted Fisher–Pearson).
+
+    A positive skewness is ignored (the t bound is already conservative then), so the bound is never
+    above :func:`lower_confidence_bound`. The correction is doubled because the sample skewness of a
+    few values is shrunk toward 0 (measured: with the single correction, 20 values of skewness -0.85
+    still gave 5.5 % non-coverage at level 0.95; doubled 4.5 %; for negated exponential values, skewness
+    -2, 5.8 % against the t bound's 10.6 %). Meant for values bounded above, such
+    as held-out InfoNCE batch values near their ceiling ``log b``; the measured coverage of the
+    adaptive estimators is in ``benchmarks/results/adaptive_coverage.json``. With 2 values it is the
+    t bound (no skewness to estimate). ``ValueError`` for fewer than 2 values or a non-finite one.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    level = _check_level(level)
+    if v.size < 2:
+        raise ValueError(f"skew_corrected_lower_bound needs at least 2 values, got {v.size}")
+    if not np.isfinite(v).all():
+        i = int(np.flatnonzero(~np.isfinite(v))[0])
+        raise ValueError(f"values must be finite; value {i} is {float(v[i])!r}")
+    m = v.size
+    s = v.std(ddof=1)
+    if s == 0:
+        return float(v.mean())
+    g = min(0.0, float(_sps.skew(v, bias=False))) if m >= 3 else 0.0  # no skewness from 2 values
+    q = _sps.t.ppf(level, m - 1)
+    return float(v.mean() - s / math.sqrt(m) * (q - 2.0 * g * (2.0 * q * q + 1.0) / (6.0 * math.sqrt(m))))
 
 
 def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:

@@ -26,7 +26,16 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["FEATURES", "image_features", "feature_channels", "ConvEncoder", "VectorEncoder"]
+__all__ = [
+    "FEATURES",
+    "image_features",
+    "feature_channels",
+    "ConvEncoder",
+    "VectorEncoder",
+    "Normalised",
+    "ScaledSE",
+    "separable_scores",
+]
 
 #: The input features an image encoder can read (see the module docstring).
 FEATURES = ("bits", "pixels")
@@ -111,6 +120,3 @@ class ScaledSE(nn.Module):
 def separable_scores(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``S[..., i, j] = a_i . b_j`` for the codes of the two sides, ``a (..., B, d)`` and ``b (..., B, d)``."""
     return a @ b.transpose(-1, -2)
-
-
-__all__ += ["Normalised", "ScaledSE", "separable_scores"]

@@ -9,17 +9,26 @@ For every scheme of ``schemes`` the images are encrypted under the key of ``seed
 * ``"image"`` — :func:`~seleak.leakage.adaptive_leakage` with ``mode="image"`` (a lower bound of
   ``I(X; SE(X))``);
 
-next to the image-level MI of the images under the scheme (:func:`seleak.metrics.image_level_mi`: exact
-for bit-plane, region and full schemes, an upper bound ``H(X)`` otherwise), which bounds every one of
-them by data processing. p-values are adjusted within each measure over the schemes
-(:func:`seleak.stats.adjust_p_values`). :func:`adaptive_verdicts` says where each measure stops finding
-leakage; :func:`overturned_verdicts` where an adaptive measure finds leakage the frozen one does not.
+next to the image-level MI of the images under the scheme (:func:`seleak.metrics.image_level_mi`, column
+``upper_bound_nats``: exact for bit-plane, region and full schemes, an upper bound ``H(X)`` otherwise).
+It is the MI for an image drawn uniformly from *these* ``n`` images (``log n`` when all their clear
+parts differ), a property of the sample, not of the scheme; by data processing it bounds the
+population value of every measure on that draw. p-values are adjusted within each measure over the
+schemes (:func:`seleak.stats.adjust_p_values`). :func:`adaptive_verdicts` says where each measure
+stops finding leakage; :func:`overturned_verdicts` where an adaptive measure finds leakage the frozen
+one does not (adjusted over all adaptive tests together).
+
+What the numbers are: ``mi_nats`` of an adaptive measure is the trained critic's mean held-out bound,
+a lower bound of the MI *in expectation* only; ``ci_low``/``ci_high`` the interval of that critic's
+expected held-out value (the sampling error of the evaluation), not an interval of the leakage (its
+upper end is no upper bound on what leaks); ``lower_bound_nats`` the one-sided lower confidence bound.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -70,7 +79,8 @@ def _row(measure: str, spec: str, r: LeakageResult, upper: Any) -> dict[str, Any
         "mi_nats": r.nats, "ci_low": r.ci_low, "ci_high": r.ci_high, "lower_bound_nats": r.lower_bound,
         "p_value": r.p_value, "ceiling_nats": r.ceiling, "saturated": r.saturated, "degenerate": r.degenerate,
         "upper_bound_nats": upper.nats, "upper_bound_kind": upper.kind, "n": r.n, "n_eval": r.n_eval,
-        "wall_s": r.wall_s, "representation": r.representation,
+        "wall_s": r.wall_s, "representation": r.representation, "best_step": r.settings.get("best_step", math.nan),
+        "flags": "; ".join(r.flags),
     }  # fmt: skip
 
 
@@ -92,7 +102,8 @@ def adaptive_sweep(
     **adaptive: Any,
 ) -> pd.DataFrame | tuple[pd.DataFrame, dict[tuple[str, str], AdaptiveFit]]:
     """One row per (scheme, measure): estimate, interval, lower bound, p-value, adjusted p-value and
-    verdict, ceiling, the image-level bound, wall time (see the module docstring).
+    verdict, ceiling, the image-level MI of the sample, the critic's best monitored step (``best_step``;
+    -1 without early stopping), its flags, wall time (see the module docstring).
 
     Args:
         images: uint8 ``(N, H, W[, C])`` plain images.
@@ -145,6 +156,11 @@ def adaptive_sweep(
             fit = fit_adaptive(
                 images, se, plain_side, mode, permutations=permutations, seed=seed, device=device, **adaptive
             )
+            if mode == "semantic":  # the array given is the embedder's: record its name, not "given embeddings"
+                rep = fit.result.representation.replace("given plain embeddings", f"{embedder} embeddings of X", 1)
+                fit.result = replace(
+                    fit.result, representation=rep, settings={**fit.result.settings, "embedder": embedder}
+                )
             rows.append(_row(mode, spec, fit.result, upper))
             if return_fits:
                 fits[(spec, mode)] = fit
@@ -158,44 +174,68 @@ def adaptive_sweep(
 
 
 def adaptive_verdicts(table: pd.DataFrame, family: str = "msb") -> pd.DataFrame:
-    """Per measure, the smallest ``k`` of ``family`` from which it finds no leakage (adjusted verdict) and
-    what it still allows there: the estimate's upper confidence limit (``ci_high``) and the image-level
-    upper bound. ``first_k_no_evidence`` is NaN when the measure finds leakage at every ``k``."""
+    """Per measure, the smallest ``k`` of ``family`` from which it finds no leakage (adjusted verdicts):
+    ``first_k_no_evidence`` is the smallest ``k`` above the largest ``k`` with significant leakage (so a
+    non-significant ``k`` below a significant one does not count; the smallest ``k`` when none is
+    significant, NaN when the largest ``k`` is significant). At that ``k``:
+
+    * ``critic_ci_high_there``: the upper end of the interval of the critic's expected held-out value
+      (frozen: of the estimate) — how large the *measured* quantity may be, not an upper bound on leakage;
+    * ``sample_image_mi_there``: the image-level MI for an image drawn uniformly from these ``n`` images
+      (``log n`` when all clear parts differ), a property of the sample, not of the scheme.
+    """
     d = table[table["family"] == family].sort_values("k")
     if d.empty:
         raise ValueError(f"the table has no scheme of family {family!r}; families: {sorted(set(table['family']))}")
     out = []
     for m in [m for m in MEASURES if m in set(d["measure"])]:
         e = d[d["measure"] == m]
-        quiet = e[~e["significant"].astype(bool)]
-        first = quiet.iloc[0] if len(quiet) else None
+        sig = e["significant"].astype(bool)
+        largest = float(e.loc[sig, "k"].max()) if sig.any() else -math.inf
+        above = e[e["k"] > largest]
+        first = above.iloc[0] if len(above) else None
         out.append({
             "measure": m,
             "first_k_no_evidence": float(first["k"]) if first is not None else math.nan,
-            "ci_high_there": float(first["ci_high"]) if first is not None else math.nan,
-            "image_level_bound_there": float(first["upper_bound_nats"]) if first is not None else math.nan,
-            "largest_k_with_leakage": float(e[e["significant"].astype(bool)]["k"].max()),
+            "critic_ci_high_there": float(first["ci_high"]) if first is not None else math.nan,
+            "sample_image_mi_there": float(first["upper_bound_nats"]) if first is not None else math.nan,
+            "largest_k_with_leakage": largest if sig.any() else math.nan,
         })  # fmt: skip
     return pd.DataFrame(out).set_index("measure")
 
 
 def overturned_verdicts(table: pd.DataFrame) -> str:
     """A plain statement, from the numbers, of the schemes where the frozen embedding finds no evidence
-    of leakage and an adaptive measure does (adjusted verdicts), with what the adaptive one certifies."""
+    of leakage (its adjusted verdict) and an adaptive measure does. The adaptive p-values are adjusted
+    over *all* adaptive tests of the table together (both modes, every scheme, with the table's method),
+    so the statement as a whole errs with probability at most ``alpha`` (adjusting each mode alone would
+    allow up to ``2 alpha``). ``ValueError`` when the table has no frozen measure."""
     alpha = table.attrs.get("alpha", 0.05)
+    if "frozen" not in set(table["measure"]):
+        raise ValueError(
+            'overturned_verdicts needs the frozen measure in the table (adaptive_sweep(..., measures=["frozen", '
+            f"...])); its measures are {sorted(set(table['measure']))}"
+        )
     frozen = table[table["measure"] == "frozen"].set_index("scheme")
+    adaptive = table[table["measure"] != "frozen"].copy()
+    adaptive["p_joint"] = (
+        stats.adjust_p_values(adaptive["p_value"].to_numpy(), table.attrs.get("adjust", "holm"))
+        if len(adaptive)
+        else []
+    )
     lines = []
     for spec, f in frozen.iterrows():
         if bool(f["significant"]):
             continue
-        found = table[(table["scheme"] == spec) & (table["measure"] != "frozen") & table["significant"].astype(bool)]
+        found = adaptive[(adaptive["scheme"] == spec) & (adaptive["p_joint"] <= alpha)]
         if found.empty:
             continue
         parts = [
             f"the {r.measure} adversary certifies at least {r.lower_bound_nats:.2f} nats "
-            f"(adjusted p = {r.p_adjusted:.3g})"
+            f"(p adjusted over all adaptive tests = {r.p_joint:.3g})"
             if r.lower_bound_nats > 0
-            else f"the {r.measure} adversary detects a dependence (adjusted p = {r.p_adjusted:.3g}) without "
+            else f"the {r.measure} adversary detects a dependence (p adjusted over all adaptive tests = "
+            f"{r.p_joint:.3g}) without "
             "certifying a positive amount"
             for r in found.itertuples()
         ]
