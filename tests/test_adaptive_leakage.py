@@ -262,6 +262,19 @@ def test_overturned_verdicts_adjusts_over_all_adaptive_tests() -> None:
         overturned_verdicts(_verdict_table(frozen, {**p, ("msb:3", "semantic"): 0.001}).query("measure != 'frozen'"))
 
 
+def test_a_rejection_where_the_exact_image_level_mi_is_zero_is_called_a_false_positive() -> None:
+    """Full encryption (msb:8): nothing is in the clear, so a significant adaptive test there is reported as
+    a false positive and overturns nothing; the same p-value where the bound is positive does."""
+    p = {("msb:1", "semantic"): 0.5, ("msb:1", "image"): 0.5, ("msb:8", "semantic"): 0.001, ("msb:8", "image"): 0.5}
+    t = _verdict_table({"msb:1": False, "msb:8": False}, p)
+    t = t.assign(upper_bound_kind="H(clear part)", upper_bound_nats=[6.9, 6.9, 6.9, 0.0, 0.0, 0.0])
+    text = overturned_verdicts(t)
+    assert "no 'no evidence' verdict is overturned" in text and "msb:8: the image-level MI is exactly 0" in text
+    assert "false positive" in text
+    text = overturned_verdicts(t.assign(upper_bound_nats=1.0))
+    assert text.startswith("msb:8: the frozen embedding finds no evidence") and "false positive" not in text
+
+
 def test_adaptive_verdicts_take_the_smallest_k_above_the_largest_significant_one() -> None:
     """Frozen: significant at k = 1 and 3, not at 2, 4, 5 -> no evidence from k = 4 (not 2); semantic
     significant everywhere -> NaN; image significant nowhere -> k = 1."""

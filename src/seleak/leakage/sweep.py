@@ -223,12 +223,21 @@ def overturned_verdicts(table: pd.DataFrame) -> str:
         if len(adaptive)
         else []
     )
-    lines = []
+    lines: list[str] = []
+    false_alarms: list[str] = []
     for spec, f in frozen.iterrows():
         if bool(f["significant"]):
             continue
         found = adaptive[(adaptive["scheme"] == spec) & (adaptive["p_joint"] <= alpha)]
         if found.empty:
+            continue
+        if is_exactly_zero(f):
+            # nothing is in the clear: every dependence test must be a false positive (data processing)
+            false_alarms.append(
+                f"{spec}: the image-level MI is exactly 0 (nothing is left in the clear), so the rejection by "
+                + ", ".join(f"the {r.measure} adversary (p adjusted = {r.p_joint:.3g})" for r in found.itertuples())
+                + f" is a false positive, one of those the level {alpha:g} allows; it overturns nothing."
+            )
             continue
         parts = [
             f"the {r.measure} adversary certifies at least {r.lower_bound_nats:.2f} nats "
@@ -245,11 +254,23 @@ def overturned_verdicts(table: pd.DataFrame) -> str:
             + "."
         )
     if not lines:
-        return (
+        lines = [
             f"At level {alpha:g} (adjusted), no adaptive measure finds leakage where the frozen embedding finds none: "
             "no 'no evidence' verdict is overturned here."
-        )
-    return "\n".join(lines)
+        ]
+    return "\n".join(lines + false_alarms)
+
+
+#: ``upper_bound_kind`` of an exact image-level MI (:func:`seleak.metrics.image_level_mi`).
+EXACT_KIND = "H(clear part)"
+
+
+def is_exactly_zero(row: pd.Series) -> bool:
+    """Whether the row's image-level upper bound is an exact 0 (full encryption): then I(X; SE(X)) = 0 and
+    any significant dependence test on that scheme is a false positive."""
+    if "upper_bound_nats" not in row.index:
+        return False
+    return str(row.get("upper_bound_kind", "")) == EXACT_KIND and float(row["upper_bound_nats"]) == 0.0
 
 
 def above_image_level(table: pd.DataFrame) -> pd.DataFrame:
