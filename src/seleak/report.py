@@ -171,3 +171,63 @@ def attacks(values: Mapping[str, Any], level: float, n_boot: int) -> Any:
         f"{_num(values['rho_main_ssim_rec_high'])}]. The per-pixel MI of the clear planes gives ρ = "
         f"{_num(values['rho_pixel_exact_accuracy_rho'])} with accuracy."
     )
+
+
+def adaptive_adversary(
+    verdicts: pd.DataFrame,
+    joint: pd.DataFrame,
+    quiet: pd.DataFrame,
+    dataset: str,
+    n: int,
+    seed: int,
+    alpha: float,
+) -> Any:
+    """Chapter 7: where the frozen embedding stops finding leakage and what the adaptive adversaries and
+    the scheme-aware clean-up still find there (``verdicts``: :func:`seleak.leakage.adaptive_verdicts` of
+    the MSB schemes; ``joint``: :func:`seleak.leakage.jointly_adjusted` of the sweep table, whose
+    ``p_joint`` is the family the statement about the adaptive adversary needs; ``quiet``: the study's
+    :func:`seleak.study.quiet_table` rows of the clean-up blocks, possibly empty)."""
+
+    def upto(measure: str) -> str:
+        if measure not in verdicts.index:
+            return "was not measured"
+        k = verdicts.loc[measure, "largest_k_with_leakage"]
+        return "finds no leakage at any k" if not math.isfinite(k) else f"finds leakage up to k = {k:.0f}"
+
+    first = verdicts.loc["frozen", "first_k_no_evidence"] if "frozen" in verdicts.index else math.nan
+    there = ""
+    if not math.isfinite(first):
+        frozen = "The frozen CNN embedding finds leakage at every k measured"
+    else:
+        frozen = (
+            f"The frozen CNN embedding finds no evidence of leakage from **k = {first:.0f}** encrypted MSB planes on"
+        )
+        row = joint[(joint["family"] == "msb") & (joint["k"] == first) & (joint["measure"] == "semantic")]
+        if len(row) and float(row["p_joint"].iloc[0]) <= alpha:
+            there = (
+                f"; at k = {first:.0f} an adversary trained on the SE images certifies at least "
+                f"**{_num(row['lower_bound_nats'].iloc[0], 2)} nats** (p = {_num(row['p_joint'].iloc[0], 3)} "
+                "adjusted over all adaptive tests)"
+            )
+    text = (
+        f"{frozen}{there}. Per measure (adjusted within it), the semantic adversary (a CNN trained on SE "
+        f"images against the frozen plain embedding) {upto('semantic')}; the image-level adversary (both sides "
+        f"trained) {upto('image')}."
+    )
+    cleaned = quiet[quiet["cleanup"] != "none"] if len(quiet) else quiet
+    if len(cleaned):
+        parts = [
+            f"{r.dataset}, {r.cleanup}: "
+            + (
+                f"no evidence from k = {r.quiet_k:.0f}"
+                if math.isfinite(r.quiet_k)
+                else f"leakage at every k measured (up to {r.k_max:.0f})"
+            )
+            for r in cleaned.itertuples()
+        ]
+        text += " A scheme-aware clean-up without any training, measured by the frozen embedding: "
+        text += "; ".join(parts) + "."
+    return _md(
+        f"{text} Lower bounds are one-sided 95 % bounds on held-out pairs; verdicts at level {alpha:g} after "
+        f"Holm's adjustment. Data: {n} held-out {dataset} images, seed {seed}."
+    )

@@ -22,7 +22,14 @@ from seleak.embedding.features import informative_columns
 from seleak.leakage.adaptive import BOUNDS, MODES, AdaptiveFit, adaptive_leakage, fit_adaptive
 from seleak.leakage.maps import LeakageMap, leakage_map
 from seleak.leakage.measure import SATURATION, LeakageResult, measure_leakage
-from seleak.leakage.sweep import above_image_level, adaptive_sweep, adaptive_verdicts, overturned_verdicts
+from seleak.leakage.sweep import (
+    above_image_level,
+    adaptive_sweep,
+    adaptive_verdicts,
+    is_exactly_zero,
+    jointly_adjusted,
+    overturned_verdicts,
+)
 
 __all__ = [
     "above_image_level",
@@ -39,5 +46,7 @@ __all__ = [
     "informative_columns",
     "leakage_map",
     "measure_leakage",
+    "is_exactly_zero",
+    "jointly_adjusted",
     "overturned_verdicts",
 ]

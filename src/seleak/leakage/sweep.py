@@ -204,6 +204,19 @@ def adaptive_verdicts(table: pd.DataFrame, family: str = "msb") -> pd.DataFrame:
     return pd.DataFrame(out).set_index("measure")
 
 
+def jointly_adjusted(table: pd.DataFrame) -> pd.DataFrame:
+    """The adaptive rows of a sweep table with ``p_joint``: their p-values adjusted over *all* adaptive
+    tests of the table together (both modes, every scheme; the table's method), the family a statement
+    about "the adaptive adversary" as a whole needs."""
+    adaptive = table[table["measure"] != "frozen"].copy()
+    adaptive["p_joint"] = (
+        stats.adjust_p_values(adaptive["p_value"].to_numpy(), table.attrs.get("adjust", "holm"))
+        if len(adaptive)
+        else []
+    )
+    return adaptive
+
+
 def overturned_verdicts(table: pd.DataFrame) -> str:
     """A plain statement, from the numbers, of the schemes where the frozen embedding finds no evidence
     of leakage (its adjusted verdict) and an adaptive measure does. The adaptive p-values are adjusted
@@ -217,12 +230,7 @@ def overturned_verdicts(table: pd.DataFrame) -> str:
             f"...])); its measures are {sorted(set(table['measure']))}"
         )
     frozen = table[table["measure"] == "frozen"].set_index("scheme")
-    adaptive = table[table["measure"] != "frozen"].copy()
-    adaptive["p_joint"] = (
-        stats.adjust_p_values(adaptive["p_value"].to_numpy(), table.attrs.get("adjust", "holm"))
-        if len(adaptive)
-        else []
-    )
+    adaptive = jointly_adjusted(table)
     lines: list[str] = []
     false_alarms: list[str] = []
     for spec, f in frozen.iterrows():
