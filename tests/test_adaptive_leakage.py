@@ -302,3 +302,23 @@ def test_the_nwj_bound_reports_its_own_value_with_the_infonce_lower_bound(patter
     assert r.settings["bound"] == "nwj" and math.isfinite(r.nats) and "InfoNCE" in r.lower_bound_method
     b = r.n_eval // 18  # 90 held-out pairs in 18 batches of 5
     assert r.saturated == is_saturated(r.nats, r.lower_bound, r.ceiling, b)
+
+
+def test_key_result_of_chapter_7_quotes_the_jointly_adjusted_semantic_bound_only_when_significant() -> None:
+    """The chapter's key result names where the frozen measure goes quiet and quotes the semantic bound
+    there only when the p-value adjusted over all adaptive tests is at most alpha."""
+    from seleak import report
+    from seleak.leakage import jointly_adjusted
+
+    frozen = {"msb:1": True, "msb:3": False, "msb:4": False}
+    p = {("msb:1", "semantic"): 0.001, ("msb:1", "image"): 0.001, ("msb:3", "image"): 0.5,
+         ("msb:4", "semantic"): 0.2, ("msb:4", "image"): 0.3}  # fmt: skip
+    for p3, quoted in ((0.001, True), (0.015, False)):
+        t = _verdict_table(frozen, {**p, ("msb:3", "semantic"): p3})
+        t = t.assign(family="msb", k=t["scheme"].str[4:].astype(float), ci_high=0.5, upper_bound_nats=6.9)
+        t["significant"] = t["significant"] | ((t["measure"] != "frozen") & (t["p_value"] <= 0.001))
+        text = report.adaptive_adversary(
+            adaptive_verdicts(t), jointly_adjusted(t), pd.DataFrame(), "digits", 300, 0, 0.05
+        ).data
+        assert "from **k = 3**" in text
+        assert ("certifies at least **0.30 nats**" in text) is quoted
