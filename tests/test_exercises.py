@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from seleak.runner import RunnerError
 from seleak.runner.handout import (
@@ -123,6 +124,10 @@ def test_build_handout_writes_atomically_and_refuses_foreign_folders(tmp_path, m
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == snapshot
     toc = (out / "book" / "_toc.yml").read_text()
     assert all(p.stem in toc for p in EXERCISES)
+    # the static files the inherited _config.yml names (style, script, favicon) come along
+    config = yaml.safe_load((out / "book" / "_config.yml").read_text())
+    for rel in [*config["sphinx"]["config"]["html_static_path"], config["html"]["favicon"]]:
+        assert (out / "book" / rel).exists(), rel
 
     # a failure half-way leaves the previous handout as it was, and no temporary folder behind
     import seleak.runner.handout as handout
