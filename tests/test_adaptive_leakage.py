@@ -322,3 +322,16 @@ def test_key_result_of_chapter_7_quotes_the_jointly_adjusted_semantic_bound_only
         ).data
         assert "from **k = 3**" in text
         assert ("certifies at least **0.30 nats**" in text) is quoted
+
+
+def test_adaptive_verdicts_set_aside_a_rejection_where_nothing_is_in_the_clear() -> None:
+    """A significant semantic test at msb:8 (exact image-level MI 0) is a false positive: the verdicts
+    leave it out (leakage up to k = 2, not 8) and list it in false_positive_at."""
+    rows = [
+        dict(scheme=f"msb:{k}", family="msb", k=float(k), measure="semantic", significant=k in (1, 2, 8),
+             ci_high=0.1, upper_bound_nats=0.0 if k == 8 else 6.9, upper_bound_kind="H(clear part)")
+        for k in (1, 2, 3, 8)
+    ]  # fmt: skip
+    v = adaptive_verdicts(pd.DataFrame(rows))
+    assert v.loc["semantic", "largest_k_with_leakage"] == 2 and v.loc["semantic", "first_k_no_evidence"] == 3
+    assert v.loc["semantic", "false_positive_at"] == "8"

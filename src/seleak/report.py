@@ -192,7 +192,11 @@ def adaptive_adversary(
         if measure not in verdicts.index:
             return "was not measured"
         k = verdicts.loc[measure, "largest_k_with_leakage"]
-        return "finds no leakage at any k" if not math.isfinite(k) else f"finds leakage up to k = {k:.0f}"
+        found = "finds no leakage at any k" if not math.isfinite(k) else f"finds leakage up to k = {k:.0f}"
+        false = str(verdicts.loc[measure, "false_positive_at"]) if "false_positive_at" in verdicts else ""
+        if false:
+            found += f" (and rejects at k = {false}, where nothing is in the clear: a false positive)"
+        return found
 
     first = verdicts.loc["frozen", "first_k_no_evidence"] if "frozen" in verdicts.index else math.nan
     there = ""

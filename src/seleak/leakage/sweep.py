@@ -183,13 +183,19 @@ def adaptive_verdicts(table: pd.DataFrame, family: str = "msb") -> pd.DataFrame:
       (frozen: of the estimate) — how large the *measured* quantity may be, not an upper bound on leakage;
     * ``sample_image_mi_there``: the image-level MI for an image drawn uniformly from these ``n`` images
       (``log n`` when all clear parts differ), a property of the sample, not of the scheme.
+
+    A significant test where the exact image-level MI is 0 (full encryption: nothing in the clear) is a
+    false positive by data processing: it is left out of the verdicts and listed in
+    ``false_positive_at`` (the k values, comma-separated; empty when none).
     """
     d = table[table["family"] == family].sort_values("k")
     if d.empty:
         raise ValueError(f"the table has no scheme of family {family!r}; families: {sorted(set(table['family']))}")
+    impossible = d.apply(is_exactly_zero, axis=1).astype(bool) & d["significant"].astype(bool)
     out = []
     for m in [m for m in MEASURES if m in set(d["measure"])]:
-        e = d[d["measure"] == m]
+        e = d[(d["measure"] == m) & ~impossible]
+        false_alarms = d.loc[(d["measure"] == m) & impossible, "k"]
         sig = e["significant"].astype(bool)
         largest = float(e.loc[sig, "k"].max()) if sig.any() else -math.inf
         above = e[e["k"] > largest]
@@ -200,6 +206,7 @@ def adaptive_verdicts(table: pd.DataFrame, family: str = "msb") -> pd.DataFrame:
             "critic_ci_high_there": float(first["ci_high"]) if first is not None else math.nan,
             "sample_image_mi_there": float(first["upper_bound_nats"]) if first is not None else math.nan,
             "largest_k_with_leakage": largest if sig.any() else math.nan,
+            "false_positive_at": ", ".join(f"{k:g}" for k in false_alarms),
         })  # fmt: skip
     return pd.DataFrame(out).set_index("measure")
 
