@@ -172,28 +172,35 @@ REFERENCE_SCHEMES = ("msb:1", "msb:4", "full")
 def grid_table(config: StudyConfig) -> pd.DataFrame:
     """One row per block: what it measures (data sets, N, embeddings, how many schemes, estimators,
     how many seeds), the representation every estimator of the block measures, the images measured, the
-    permutations of its tests and its error control (each block is one family)."""
+    permutations of its tests and its error control (each block is one family). Short cells, so that the
+    table fits a book's column: a block that reads several layers of one network names it once."""
     return pd.DataFrame(
         [
             {
                 "block": g.block,
-                "data": ", ".join(d for d, _ in g.datasets),
+                "data": ", ".join(d for d, _ in g.datasets) + f" ({g.split})",
                 "N": g.n,
-                "embeddings": ", ".join(g.embeddings),
+                "embeddings": embeddings_label(g.embeddings),
                 "schemes": len(g.schemes),
                 "estimators": ", ".join(e.label for e in g.estimators),
                 "seeds": len(g.seeds),
-                "measured": ", ".join(
-                    f"{k}={v}" for k, v in (dict(g.representation) or {"projection": "none"}).items()
-                ),
-                "split": g.split,
+                "measured": ", ".join(f"{v}" for v in (dict(g.representation) or {"projection": "none"}).values()),
                 "cleanup": ", ".join(g.cleanup),
                 "permutations": g.permutations,
-                "adjust": f"{g.adjust}, alpha = {g.alpha:g}",
+                "adjust": f"{g.adjust}, {g.alpha:g}",
             }
             for g in config.grids
         ]
     ).set_index("block")
+
+
+def embeddings_label(specs: Sequence[str]) -> str:
+    """Embedding specs for a table cell: layers of one network as ``"trained:digits (4 layers)"``."""
+    bases: dict[str, int] = {}
+    for spec in specs:
+        base = spec.split("@", 1)[0]
+        bases[base] = bases.get(base, 0) + 1
+    return ", ".join(base if count == 1 else f"{base} ({count} layers)" for base, count in bases.items())
 
 
 def block_summary(summary: pd.DataFrame, name: str) -> pd.DataFrame:
