@@ -235,3 +235,10 @@ def adaptive_adversary(
         f"{text} Lower bounds are one-sided 95 % bounds on held-out pairs; verdicts at level {alpha:g} after "
         f"Holm's adjustment. Data: {n} held-out {dataset} images, seed {seed}."
     )
+
+
+def adaptive_headline(*args: Any, **kwargs: Any) -> Any:
+    """Chapter 7's part of the introduction's results box: its key result (the arguments of
+    :func:`adaptive_adversary`) and a link to the chapter."""
+    body = adaptive_adversary(*args, **kwargs).data
+    return _md(f"{body} ({{doc}}`chapter 7 <07_adaptive_adversary>`)\n")
