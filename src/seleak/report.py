@@ -223,7 +223,9 @@ def adaptive_adversary(
         parts = [
             f"{r.dataset}, {r.cleanup}: "
             + (
-                f"no evidence from k = {r.quiet_k:.0f}"
+                "leakage at every k before full encryption"
+                if math.isfinite(r.quiet_k) and r.quiet_k >= 8
+                else f"no evidence from k = {r.quiet_k:.0f}"
                 if math.isfinite(r.quiet_k)
                 else f"leakage at every k measured (up to {r.k_max:.0f})"
             )
