@@ -36,19 +36,18 @@ Chromium, no playwright).
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import os
 import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
+
+from seleak.runner.pdf import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -131,37 +130,6 @@ def remote_references(path: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the server
-
-
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
-        pass
-
-
-@functools.lru_cache(maxsize=None)
-def _handler_for(directory: str) -> type[_Handler]:
-    return type(
-        "BookHandler", (_Handler,), {"__init__": functools.partialmethod(_Handler.__init__, directory=directory)}
-    )
-
-
-class Server:
-    """``_build/html`` on 127.0.0.1 at a free port, served from a daemon thread."""
-
-    def __init__(self, html: Path) -> None:
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(str(html)))
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="book-server", daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 # --------------------------------------------------------------------------- per page
@@ -351,7 +319,7 @@ def _strip(url: str) -> str:
     return url.split("#", 1)[0].split("?", 1)[0]
 
 
-def check_page(context, server: Server, page_path: str, html: Path, shots: Path, timeout_s: float):
+def check_page(context, server: LocalServer, page_path: str, html: Path, shots: Path, timeout_s: float):
     """Open one page; return its PageResult and the sidebar links it shows."""
     res = PageResult(page=page_path, url=urljoin(server.base, page_path))
     res.remote_refs = remote_references(html / page_path)
@@ -465,7 +433,7 @@ PHONE_JS = r"""
 """
 
 
-def check_favicon(context, server: Server, icons: list[str]) -> list[str]:
+def check_favicon(context, server: LocalServer, icons: list[str]) -> list[str]:
     """The favicon the page declares (or ``/favicon.ico``, which a browser asks for otherwise) loads."""
     urls = icons or [urljoin(server.base, "favicon.ico")]
     problems = []
@@ -480,7 +448,7 @@ def check_favicon(context, server: Server, icons: list[str]) -> list[str]:
     return problems
 
 
-def check_search(context, server: Server, shots: Path, timeout_s: float) -> list[str]:
+def check_search(context, server: LocalServer, shots: Path, timeout_s: float) -> list[str]:
     """search.html finds pages for each of ``SEARCH_QUERIES`` and its snippets show no raw TeX."""
     problems = []
     page = context.new_page()
@@ -510,7 +478,7 @@ def check_search(context, server: Server, shots: Path, timeout_s: float) -> list
     return problems
 
 
-def check_navigation(server: Server, expected: list[str], nav_links: list[str], results: dict[str, PageResult]):
+def check_navigation(server: LocalServer, expected: list[str], nav_links: list[str], results: dict[str, PageResult]):
     """The sidebar of the root page links every toc entry, and every link's page loaded cleanly."""
     problems: list[str] = []
     linked = {_strip(u) for u in nav_links if _strip(u).startswith(server.base)}
@@ -552,7 +520,7 @@ def run(html: Path, root: Path, shots: Path, chromium: str | None, timeout_s: fl
     t_start = time.perf_counter()
     results: dict[str, PageResult] = {}
     nav_links: list[str] = []
-    with Server(html) as server, tempfile.TemporaryDirectory(prefix="seleak-chromium-") as profile:
+    with LocalServer(html) as server, tempfile.TemporaryDirectory(prefix="seleak-chromium-") as profile:
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
                 profile,

@@ -75,17 +75,18 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class _Server:
-    """A folder on 127.0.0.1 at a free port, served from a daemon thread."""
+class LocalServer:
+    """A folder (a built book) on 127.0.0.1 at a free port, served quietly from a daemon thread; a
+    context manager whose ``base`` is the folder's URL. The PDF printer and the browser check share it."""
 
     def __init__(self, folder: Path) -> None:
         handler = functools.partial(_Quiet, directory=str(folder))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="book-server", daemon=True)
 
-    def __enter__(self) -> _Server:
+    def __enter__(self) -> LocalServer:
         self.thread.start()
         return self
 
@@ -177,7 +178,7 @@ def print_pages(
     except ImportError:
         raise RunnerError("playwright is not installed: `pip install -r requirements.txt -c constraints.txt`") from None
     printed = []
-    with _Server(html_dir) as server, sync_playwright() as pw:
+    with LocalServer(html_dir) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(service_workers="block")
