@@ -131,3 +131,30 @@ def test_neural_value_above_log_n_eval_is_flagged_or_raised():
         assert "log n_eval" in str(e)
         return
     assert r.nats <= math.log(r.n_eval) or any("above log n_eval" in f for f in r.flags)
+
+
+def test_describe_speed_reads_the_neural_rows_and_the_oracle_bound(tmp_path):
+    from seleak.estimators.suite import describe_speed
+
+    row = dict(
+        task="gauss 5+5, 4 nats",
+        bound="mine",
+        seleak_s=1.5,
+        seleak_nats=3.2,
+        seleak_reached=False,
+        torch_mist_s=6.0,
+        torch_mist_nats=4.05,
+        torch_mist_reached=True,
+        ratio=4.0,
+    )
+    oracle = [
+        dict(dim=5, true_nats=4.0, bound="smile", nats=4.2, abs_error=0.2),
+        dict(dim=20, true_nats=4.0, bound="smile", nats=4.13, abs_error=0.13),
+        dict(dim=5, true_nats=4.0, bound="mine", nats=3.95, abs_error=0.05),
+    ]
+    (tmp_path / "neural.json").write_text(json.dumps(dict(speed=[row], oracle=oracle)))
+    text = describe_speed(tmp_path)
+    assert "ksg.json is not there" in text  # a missing file is named, nothing invented
+    assert "gauss 5+5, 4 nats, mine: seleak 1.5 s (target missed)" in text
+    assert "torch-mist 6.0 s (target met), torch-mist/seleak 4.00x" in text
+    assert "smile 0.20, mine 0.05" in text  # the largest oracle error per bound

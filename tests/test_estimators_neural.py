@@ -150,3 +150,17 @@ def test_staircase_20d_standard_benchmark(name):
             assert r.nats == pytest.approx(min(truth, math.log(64)), abs=0.6)
         else:
             assert r.nats == pytest.approx(truth, abs=0.25 * truth)
+
+
+def test_default_evaluation_cadence_does_not_depend_on_steps():
+    """The default ``eval_every`` is a fixed number of steps: a longer run evaluates the steps a shorter
+    run evaluates (and more), so the checkpoints they can keep are the same ones. Deterministic: same
+    seed, same mini-batches, one thread, so the common prefix of the two runs is computed identically."""
+    x, y, _ = correlated_gaussian(600, 2, 0.5, seed=4)
+    kw = dict(hidden=(32,), batch_size=32, lr=2e-3)
+    short = get_estimator("infonce", steps=300, **kw).estimate(x, y)
+    long = get_estimator("infonce", steps=3000, **kw).estimate(x, y)
+    es, el = short.curve["eval_step"], long.curve["eval_step"]
+    np.testing.assert_array_equal(es, np.arange(20, 301, 20))  # 300 steps: patience (20 checks) not reached
+    np.testing.assert_array_equal(el[: es.size], es)
+    np.testing.assert_array_equal(long.curve["monitor"][: es.size], short.curve["monitor"])

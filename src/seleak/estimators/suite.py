@@ -271,8 +271,19 @@ def describe_speed(results_dir: str | Path) -> str:
                 )
             )
             lines.append(
-                f"{r['task']}: {r['seleak']} {r['seleak_s']:.1f} s "
+                f"{r['task']}, {r.get('bound', 'smile')}: seleak {r['seleak_s']:.1f} s "
                 f"(target {'met' if r['seleak_reached'] else 'missed'}), "
                 f"{peer}."
+            )
+        oracle = json.loads((d / "neural.json").read_text()).get("oracle") or []
+        if oracle:
+            worst = {}
+            for o in oracle:
+                worst[o["bound"]] = max(worst.get(o["bound"], 0.0), o["abs_error"])
+            lines.append(
+                "With the exact log density ratio as the critic (the best any training can reach), the largest "
+                "|error| over these tasks is "
+                + ", ".join(f"{b} {e:.2f}" for b, e in worst.items())
+                + " nats: a bound whose value there misses the target cannot meet it by training."
             )
     return "\n".join(lines)

@@ -96,6 +96,28 @@ class LeakageResult:
     def bits(self) -> float:
         return self.nats / math.log(2)
 
+    def columns(self) -> dict[str, Any]:
+        """The result as the columns of the package's results tables (the study's rows, the layer sweep,
+        the adaptive sweep): the one place where a field becomes a column name."""
+        return {
+            "mi_nats": self.nats,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "interval": self.interval,
+            "p_value": self.p_value,
+            "lower_bound_nats": self.lower_bound,
+            "lower_bound_method": self.lower_bound_method,
+            "ceiling_nats": self.ceiling,
+            "saturated": self.saturated,
+            "degenerate": self.degenerate,
+            "is_bound": self.is_bound,
+            "seed_sd": self.seed_sd,
+            "representation": self.representation,
+            "n_eval": self.n_eval,
+            "flags": "; ".join(self.flags),
+            "wall_s": self.wall_s,
+        }
+
     def shown(self, digits: int = 3) -> str:
         """The estimate as a reader should see it: ``">= LB"`` when saturated, else the value with its
         interval."""

@@ -50,6 +50,9 @@ __all__ = [
     "adaptive_verdicts",
     "overturned_verdicts",
     "above_image_level",
+    "jointly_adjusted",
+    "is_exactly_zero",
+    "EXACT_KIND",
 ]
 
 #: The measures of :func:`adaptive_sweep`, weakest adversary first.
@@ -75,12 +78,9 @@ def scheme_family(spec: str) -> tuple[str, float]:
 def _row(measure: str, spec: str, r: LeakageResult, upper: Any) -> dict[str, Any]:
     family, k = scheme_family(spec)
     return {
-        "scheme": spec, "family": family, "k": k, "measure": measure, "estimator": r.estimator,
-        "mi_nats": r.nats, "ci_low": r.ci_low, "ci_high": r.ci_high, "lower_bound_nats": r.lower_bound,
-        "p_value": r.p_value, "ceiling_nats": r.ceiling, "saturated": r.saturated, "degenerate": r.degenerate,
-        "upper_bound_nats": upper.nats, "upper_bound_kind": upper.kind, "n": r.n, "n_eval": r.n_eval,
-        "wall_s": r.wall_s, "representation": r.representation, "best_step": r.settings.get("best_step", math.nan),
-        "flags": "; ".join(r.flags),
+        "scheme": spec, "family": family, "k": k, "measure": measure, "estimator": r.estimator, **r.columns(),
+        "upper_bound_nats": upper.nats, "upper_bound_kind": upper.kind, "n": r.n,
+        "best_step": r.settings.get("best_step", math.nan),
     }  # fmt: skip
 
 

@@ -339,23 +339,8 @@ def _estimate_row(cell: Cell, spec: EstimatorSpec, zx: np.ndarray, zy: np.ndarra
     )
     return {
         "estimator_name": spec.name,
-        "mi_nats": r.nats,
-        "ci_low": r.ci_low,
-        "ci_high": r.ci_high,
-        "interval": r.interval,
-        "p_value": r.p_value,
-        "lower_bound_nats": r.lower_bound,
-        "lower_bound_method": r.lower_bound_method,
-        "ceiling_nats": r.ceiling,
-        "saturated": r.saturated,
-        "degenerate": r.degenerate,
-        "is_bound": r.is_bound,
-        "seed_sd": r.seed_sd,
-        "representation": r.representation,
-        "n_eval": r.n_eval,
+        **r.columns(),
         "settings": json.dumps(dict(r.settings), sort_keys=True, default=str),
-        "flags": "; ".join(r.flags),
-        "wall_s": r.wall_s,
     }
 
 

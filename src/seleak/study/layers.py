@@ -165,18 +165,7 @@ def layer_sweep(
                     "cleanup": cleanup,
                     "estimator": estimator,
                     "n": int(images.shape[0]),
-                    "n_eval": r.n_eval,
-                    "representation": r.representation,
-                    "mi_nats": r.nats,
-                    "ci_low": r.ci_low,
-                    "ci_high": r.ci_high,
-                    "interval": r.interval,
-                    "p_value": r.p_value,
-                    "lower_bound_nats": r.lower_bound,
-                    "ceiling_nats": r.ceiling,
-                    "saturated": r.saturated,
-                    "degenerate": r.degenerate,
-                    "wall_s": r.wall_s,
+                    **r.columns(),
                 }
             )
     table = pd.DataFrame(rows)

@@ -71,7 +71,11 @@ class NeuralEstimator(Estimator):
         "monitor_fraction": 0.1,  # of the remaining pairs, watched for early stopping
         "early_stopping": True,  # keep the best checkpoint on the monitor pairs; stop after `patience`
         "patience": 20,  # evaluations without improvement before a critic stops being checkpointed
-        "eval_every": None,  # steps between monitor evaluations (None: max(10, steps // 50))
+        # steps between monitor evaluations. A fixed number, so that the kept checkpoint does not depend
+        # on ``steps``: with it, a longer run evaluates the same steps as a shorter one, and more. None:
+        # the step-proportional rule ``max(10, steps // 50)`` (before 20 was the default: then ``steps``
+        # moved the evaluated steps, and with them the checkpoint kept)
+        "eval_every": 20,
         "eval_batch_size": None,  # chunk size of held-out evaluation (None: batch_size)
         "progress": False,  # tqdm progress bar
         "threads": 1,  # CPU threads for torch during the call (None: leave torch's setting)
