@@ -51,6 +51,8 @@ column with a huge offset, leaves ties, and then the no-jitter bound is the one 
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -60,6 +62,8 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 from scipy.stats import norm, rankdata
 from sklearn.neighbors import KDTree
+
+from seleak._runtime import limit_threads, thread_budget
 
 from .base import (
     Estimator,
@@ -74,8 +78,21 @@ from .base import (
 # The joint k-NN query uses cKDTree up to this many columns and scikit-learn's KDTree above: measured
 # crossover at 5 columns (N = 1e4, single thread), where both take the same time.
 _CKDTREE_MAX_COLUMNS = 4
+# From this many joint columns (and up to _BRUTE_MAX_ROWS rows) brute force beats the trees; see ksg_method.
+_BRUTE_MIN_COLUMNS = 16
+_BRUTE_MAX_ROWS = 20_000
+_BRUTE_ROWS = 64  # query rows per brute-force distance block (three blocks of 64 x N float64 per thread)
 
-__all__ = ["KSGEstimator", "count_strictly_closer", "ksg_mi", "kth_neighbour_distance", "marginal_transform"]
+__all__ = [
+    "KSGEstimator",
+    "count_strictly_closer",
+    "ksg_counts",
+    "ksg_method",
+    "ksg_mi",
+    "kth_neighbour_distance",
+    "marginal_transform",
+    "resolve_workers",
+]
 
 
 def marginal_transform(a: np.ndarray, kind: str) -> np.ndarray:
@@ -91,13 +108,13 @@ def marginal_transform(a: np.ndarray, kind: str) -> np.ndarray:
     return norm.ppf(u)
 
 
-def _count_strictly_closer_1d(a: np.ndarray, eps: np.ndarray) -> np.ndarray:
-    """For each i, #{j != i : |a_j - a_i| < eps_i}, by binary search in the sorted column.
+def _count_strictly_closer_1d(s: np.ndarray, a: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """For each query value ``a_i`` (itself an element of the sorted column ``s``),
+    ``#{j != i : |s_j - a_i| < eps_i}``, by binary search in ``s``.
 
     ``a_i +- eps_i`` may round across a boundary point, so the bracket found by ``searchsorted`` is
-    corrected with the same subtraction a k-d tree uses (``|a_j - a_i|``), until it is exact.
+    corrected with the same subtraction a k-d tree uses (``|s_j - a_i|``), until it is exact.
     """
-    s = np.sort(a)
     n = s.size
     hi = np.searchsorted(s, a + eps, side="left")  # first index not strictly closer above
     lo = np.searchsorted(s, a - eps, side="right")  # first index strictly closer below
@@ -116,76 +133,224 @@ def _count_strictly_closer_1d(a: np.ndarray, eps: np.ndarray) -> np.ndarray:
     return hi - lo - 1  # minus the point itself
 
 
-def _threads(workers: int) -> int:
-    """The number of threads a ``workers`` setting asks for (``-1``: every core)."""
-    return (os.cpu_count() or 1) if workers == -1 else workers
+def resolve_workers(workers: int | None, n: int = 1 << 62) -> int:
+    """The number of threads a ``workers`` setting asks for, at most ``n`` (the rows to share).
 
-
-def _by_row_blocks(fn: Callable[[slice], np.ndarray], n: int, workers: int) -> np.ndarray:
-    """``fn`` over ``n`` query rows, split into one contiguous block per thread and concatenated.
-
-    scikit-learn's tree queries release the GIL but take no thread count, so threads come from here.
-    Each row's query is independent, so the result does not depend on the split. One worker (the
-    default) runs in the calling thread: the study runs its cells in parallel processes already.
+    ``None``: :func:`seleak._runtime.thread_budget` (every core, or the cap of an enclosing
+    ``limit_threads(n, openmp=True)``, which a study cell runs under); ``-1``: every core; else the number.
     """
-    threads = min(_threads(workers), n)
-    if threads <= 1:
-        return fn(slice(0, n))
-    bounds = np.linspace(0, n, threads + 1).astype(int)
-    blocks = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return np.concatenate(list(pool.map(fn, blocks)))
+    if workers is None:
+        t = thread_budget()
+    elif workers == -1:
+        t = os.cpu_count() or 1
+    else:
+        t = int(workers)
+    return max(1, min(t, n))
 
 
-def count_strictly_closer(a: np.ndarray, eps: np.ndarray, workers: int = 1) -> np.ndarray:
+def _row_blocks(n: int, threads: int) -> list[slice]:
+    """Contiguous row blocks: one for one thread, else four per thread (the pool balances them)."""
+    parts = 1 if threads <= 1 else min(n, 4 * threads)
+    bounds = np.linspace(0, n, parts + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _run_blocks(fn: Callable[[slice], Any], blocks: list[slice], pool: ThreadPoolExecutor | None) -> list[Any]:
+    return [fn(b) for b in blocks] if pool is None else list(pool.map(fn, blocks))
+
+
+def _leaf_size(columns: int) -> int:
+    """scikit-learn ``KDTree`` leaf size: 20 up to 10 columns, its default 40 above (measured best, N = 5000)."""
+    return 20 if columns <= 10 else 40
+
+
+def _knn_tree(z: np.ndarray) -> Any:
+    """The tree for the ``k``-NN query on ``z``: ``cKDTree`` up to ``_CKDTREE_MAX_COLUMNS``, else scikit-learn's."""
+    if z.shape[1] <= _CKDTREE_MAX_COLUMNS:
+        return cKDTree(z)
+    return KDTree(z, leaf_size=_leaf_size(z.shape[1]), metric="chebyshev")
+
+
+def _knn_query(tree: Any, q: np.ndarray, k: int) -> np.ndarray:
+    """Max-norm distance from each row of ``q`` (rows of the tree's data) to its ``k``-th nearest other row.
+
+    A scikit-learn tree is queried through a shallow copy (same read-only arrays, its own call counters):
+    the tree writes a counter on every distance, and threads sharing one tree object stall on that write.
+    """
+    if isinstance(tree, cKDTree):
+        return tree.query(q, k=k + 1, p=np.inf)[0][:, -1]
+    return copy.copy(tree).query(q, k=k + 1, return_distance=True)[0][:, -1]
+
+
+class _Counter:
+    """``#{j != i : max_c |a_jc - a_ic| < eps_i}`` for rows ``i`` of one marginal ``a``, block by block."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.a = a
+        if a.shape[1] == 1:
+            self.sorted: np.ndarray | None = np.sort(a[:, 0])
+            self.tree = None
+        else:
+            self.sorted = None
+            self.tree = KDTree(a, leaf_size=_leaf_size(a.shape[1]), metric="chebyshev")
+
+    def count(self, rows: slice, eps: np.ndarray) -> np.ndarray:
+        if self.sorted is not None:
+            return _count_strictly_closer_1d(self.sorted, self.a[rows, 0], eps)
+        radius = np.nextafter(eps, 0.0)
+        return copy.copy(self.tree).query_radius(self.a[rows], radius, count_only=True) - 1
+
+
+def _tree_counts(x: np.ndarray, y: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``eps``, ``n_x``, ``n_y`` by trees; each row block runs its k-NN query and then its two counts, so
+    the threads never wait for each other."""
+    n = x.shape[0]
+    z = np.hstack([x, y])
+    blocks = _row_blocks(n, threads)
+    pool = ThreadPoolExecutor(max_workers=threads) if len(blocks) > 1 else None
+    try:
+        joint = _knn_tree(z)
+        if pool is None:
+            counters = [_Counter(x), _Counter(y)]
+            get = lambda i: counters[i]  # noqa: E731
+        else:
+            # built by the pool while the first blocks run their k-NN queries (submitted first, so no
+            # block waits for a build that has not started)
+            futures = [pool.submit(_Counter, x), pool.submit(_Counter, y)]
+            get = lambda i: futures[i].result()  # noqa: E731
+
+        def block(rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            eps = _knn_query(joint, z[rows], k)
+            return eps, get(0).count(rows, eps), get(1).count(rows, eps)
+
+        parts = _run_blocks(block, blocks, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+
+def _brute_counts(x: np.ndarray, y: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``eps``, ``n_x``, ``n_y`` by brute force (torch, float64), ``_BRUTE_ROWS`` query rows at a time.
+
+    The joint max-norm distance is the larger of the two marginal ones, so the two marginal distance
+    blocks give the ``k``-NN distance and both counts at once. Every distance is ``max_c |a_jc - a_ic|``
+    by the same float subtraction as in the trees, and a row counts when its distance is at most one ulp
+    below ``eps_i``, as in the trees: the results are identical to the tree path's, bit for bit.
+    """
+    import torch
+
+    n = x.shape[0]
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    eps, nx, ny = np.empty(n), np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp)
+
+    def block(rows: slice) -> None:
+        for s in range(rows.start, rows.stop, _BRUTE_ROWS):
+            e = min(s + _BRUTE_ROWS, rows.stop)
+            dx = torch.cdist(xt[s:e], xt, p=math.inf)
+            dy = torch.cdist(yt[s:e], yt, p=math.inf)
+            kth = torch.topk(torch.maximum(dx, dy), k + 1, dim=1, largest=False, sorted=False).values.amax(dim=1)
+            radius = torch.nextafter(kth, torch.zeros_like(kth))[:, None]
+            eps[s:e] = kth.numpy()
+            nx[s:e] = (dx <= radius).sum(dim=1).numpy() - 1
+            ny[s:e] = (dy <= radius).sum(dim=1).numpy() - 1
+
+    blocks = _row_blocks(n, threads)
+    # torch's own pool on one thread: the blocks are the parallelism (the caller's setting is restored)
+    with limit_threads(1, blas=False):
+        if len(blocks) == 1:
+            block(blocks[0])
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(block, blocks))
+    return eps, nx, ny
+
+
+def ksg_method(dx: int, dy: int, n: int) -> str:
+    """Which path :func:`ksg_counts` takes with ``method="auto"``: ``"brute"`` from
+    ``_BRUTE_MIN_COLUMNS`` joint columns up to ``_BRUTE_MAX_ROWS`` rows, else ``"tree"``."""
+    return "brute" if dx + dy >= _BRUTE_MIN_COLUMNS and n <= _BRUTE_MAX_ROWS else "tree"
+
+
+def ksg_counts(
+    x: np.ndarray, y: np.ndarray, k: int = 3, workers: int | None = None, method: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(eps, n_x, n_y)`` of KSG algorithm 1 (module docstring) on prepared float arrays, no checks.
+
+    ``workers``: threads (``None``: :func:`resolve_workers`); ``method``: ``"tree"``, ``"brute"`` or
+    ``"auto"`` (:func:`ksg_method`). Every path and thread count gives the same arrays, bit for bit,
+    whenever every ``eps_i > 0``. (At ``eps_i = 0``, ``k + 1`` identical rows without jitter, a one-column
+    marginal counted by the tree path's binary search returns ``-1`` where trees and brute force count
+    the other copies.)
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    n = x.shape[0]
+    if method == "auto":
+        method = ksg_method(x.shape[1], y.shape[1], n)
+    threads = resolve_workers(workers, n)
+    if method == "brute":
+        return _brute_counts(x, y, k, threads)
+    if method == "tree":
+        return _tree_counts(x, y, k, threads)
+    raise ValueError(f"ksg_counts: method must be 'auto', 'tree' or 'brute', got {method!r}")
+
+
+def count_strictly_closer(a: np.ndarray, eps: np.ndarray, workers: int | None = 1) -> np.ndarray:
     """For each row ``i`` of ``a`` (shape ``(n, d)``), ``#{j != i : max_c |a_jc - a_ic| < eps_i}``.
 
     One column: a binary search in the sorted column (about 5x faster than a tree). More columns:
     scikit-learn's ``KDTree.query_radius(..., count_only=True)``, which counts a whole node at once
     when the node lies inside the radius (3-7x faster than ``cKDTree.query_ball_point`` with
-    ``return_length=True``, which is what this used before; the counts are identical). Both trees
-    count ``dist <= r`` and compute ``|a_jc - a_ic|`` by the same float subtraction, so a radius one
-    ulp below ``eps_i`` counts exactly the points strictly closer than ``eps_i``; the point itself
-    (distance 0) is always inside and is subtracted.
+    ``return_length=True``; the counts are identical). Both trees count ``dist <= r`` and compute
+    ``|a_jc - a_ic|`` by the same float subtraction, so a radius one ulp below ``eps_i`` counts exactly
+    the points strictly closer than ``eps_i``; the point itself (distance 0) is always inside and is
+    subtracted.
 
     ``eps_i`` must be > 0 for the counts to mean "strictly closer" (the jitter makes it so). At
-    ``eps_i = 0`` (``k + 1`` identical rows without jitter) the two paths differ, as they did before:
-    the tree counts the other copies at distance 0, the binary search returns a negative count.
+    ``eps_i = 0`` (``k + 1`` identical rows without jitter) the two paths differ: the tree counts the
+    other copies at distance 0, the binary search returns a negative count.
     """
-    if a.shape[1] == 1:
-        return _count_strictly_closer_1d(a[:, 0], eps)
-    radius = np.nextafter(eps, 0.0)
-    tree = KDTree(a, metric="chebyshev")
-    counts = _by_row_blocks(lambda b: tree.query_radius(a[b], radius[b], count_only=True), a.shape[0], workers)
-    return counts - 1
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    eps = np.asarray(eps, dtype=np.float64)
+    n = a.shape[0]
+    threads = resolve_workers(workers, n)
+    blocks = _row_blocks(n, threads)
+    counter = _Counter(a)
+    if len(blocks) == 1:
+        return counter.count(slice(0, n), eps)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return np.concatenate(_run_blocks(lambda b: counter.count(b, eps[b]), blocks, pool))
 
 
-def kth_neighbour_distance(z: np.ndarray, k: int, workers: int = 1) -> np.ndarray:
+def kth_neighbour_distance(z: np.ndarray, k: int, workers: int | None = 1) -> np.ndarray:
     """For each row of ``z``, the max-norm distance to its ``k``-th nearest other row.
 
     ``k + 1`` neighbours are asked for because the row itself is among them at distance 0 (with
     duplicate rows another copy may be returned first; the sorted distances are the same). Both trees
-    return the same distances; which is faster depends on the columns: ``cKDTree`` up to
-    ``_CKDTREE_MAX_COLUMNS`` (0.7-0.9x the time of scikit-learn's ``KDTree`` at 2-4 columns), scikit-learn's
-    ``KDTree`` above (1.1x at 6 columns, 1.2-1.6x at 8-20).
+    return the same distances; ``cKDTree`` up to ``_CKDTREE_MAX_COLUMNS`` (0.7-0.9x the time of
+    scikit-learn's ``KDTree`` at 2-4 columns), scikit-learn's ``KDTree`` above (1.1x at 6 columns,
+    1.2-1.6x at 8-20).
     """
-    if z.shape[1] <= _CKDTREE_MAX_COLUMNS:
-        return cKDTree(z).query(z, k=k + 1, p=np.inf, workers=workers)[0][:, -1]
-    tree = KDTree(z, metric="chebyshev")
-    dist = _by_row_blocks(lambda b: tree.query(z[b], k=k + 1, return_distance=True)[0], z.shape[0], workers)
-    return dist[:, -1]
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    n = z.shape[0]
+    threads = resolve_workers(workers, n)
+    blocks = _row_blocks(n, threads)
+    tree = _knn_tree(z)
+    if len(blocks) == 1:
+        return _knn_query(tree, z, k)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return np.concatenate(_run_blocks(lambda b: _knn_query(tree, z[b], k), blocks, pool))
 
 
-def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3, workers: int = 1) -> float:
+def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3, workers: int | None = None, method: str = "auto") -> float:
     """KSG algorithm-1 estimate (nats) on already prepared float arrays, no checks.
 
-    ``workers``: threads for the tree queries (``-1``: every core); the default 1 stays in the
-    calling thread.
+    ``workers``: threads (``None``: every core, or the cap a study cell sets; ``-1``: every core; 1: the
+    calling thread only); ``method``: :func:`ksg_counts`. The value does not depend on either.
     """
     n = x.shape[0]
-    eps = kth_neighbour_distance(np.hstack([x, y]), k, workers)
-    nx = count_strictly_closer(x, eps, workers)
-    ny = count_strictly_closer(y, eps, workers)
+    _, nx, ny = ksg_counts(x, y, k, workers, method)
     return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
 
 
@@ -203,7 +368,7 @@ class KSGEstimator(Estimator):
         "jitter": 1e-10,  # relative noise that breaks ties (scaled by each column's std)
         "seed": 0,  # seeds the jitter
         "pca_dim": None,  # project x and y separately to this many components first
-        "workers": 1,  # threads for the k-d tree queries (-1: all cores)
+        "workers": None,  # threads (None: every core, or a study cell's cap; -1: every core; 1: no threads)
     }
 
     def ceiling(self, n_eval: int, dx: int | None = None, dy: int | None = None) -> float:
@@ -223,8 +388,9 @@ class KSGEstimator(Estimator):
             raise ValueError(f"ksg: jitter must be a float >= 0, got {s['jitter']!r}")
         int_setting(self.name, "seed", s["seed"], 0)
         pca_setting(self.name, s["pca_dim"])
-        if not isinstance(s["workers"], int) or s["workers"] == 0 or s["workers"] < -1:
-            raise ValueError(f"ksg: workers must be a positive int or -1, got {s['workers']!r}")
+        w = s["workers"]
+        if w is not None and (not isinstance(w, int) or isinstance(w, bool) or w == 0 or w < -1):
+            raise ValueError(f"ksg: workers must be None, a positive int or -1, got {w!r}")
 
     @property
     def min_n(self) -> int:  # type: ignore[override]
