@@ -1,19 +1,24 @@
-"""KSG speed: the current tree queries against the previous ``cKDTree`` ones, measured in the same run.
+"""KSG speed: the current implementation against the previous ``cKDTree`` one and against latentmi's KSG.
 
-Run on demand (not in CI):  python benchmarks/bench_ksg.py [--quick]
+Run on demand (not in CI):  python benchmarks/bench_ksg.py [--quick] [--latentmi-only]
 
+Previous against current (``ksg_previous_vs_current``, single-threaded: ``workers=1`` is in each row).
 The previous implementation (kept here as the baseline) found ``eps_i`` with ``cKDTree.query`` and
-counted the marginals with ``cKDTree.query_ball_point(..., return_length=True)``; the current one
-counts with scikit-learn's ``KDTree.query_radius(..., count_only=True)`` and, above 4 joint columns,
-finds ``eps_i`` with scikit-learn's ``KDTree`` too. A one-column marginal is counted by binary search
-in both. For each ``dx + dy`` and N the two run
-interleaved (previous, current, previous, ...), best of 3, single-threaded, on correlated Gaussians
-(1 nat); each row holds the two times, their ratio and both estimates (which must be equal). The
-log-log slope of time against N is fitted per dimension. scikit-learn's ``mutual_info_regression``
-at d = 1 is already the named peer in ``bench_estimators.py``.
+counted the marginals with ``cKDTree.query_ball_point(..., return_length=True)``; the current one takes
+the path ``seleak.estimators.ksg.ksg_method`` picks (``method`` in each row): trees (scikit-learn's
+``KDTree.query_radius(..., count_only=True)`` for the counts, its ``KDTree`` for the k-NN above 4 joint
+columns) or, from 16 joint columns, brute force. A one-column marginal is counted by binary search in
+both. For each ``dx + dy`` and N the two run interleaved (previous, current, previous, ...), best of 3,
+on correlated Gaussians (1 nat); each row holds the two times, their ratio and both estimates (which
+must be equal). The log-log slope of time against N is fitted per dimension. scikit-learn's
+``mutual_info_regression`` at d = 1 is the named peer in ``bench_estimators.py``.
 
-Peer: latentmi's KSG at 5 + 5, 10 + 10 and 20 + 20 columns, N = 5 000 (``speed`` in the results), when
-it is installed (``benchmarks/peers.py`` says how; without it those rows are skipped with a message).
+Peer (``speed``): latentmi's KSG (single-threaded) at 5 + 5, 10 + 10 and 20 + 20 columns, N = 5 000,
+against seleak on one thread (``workers=1``: ``seleak_s``, ``ratio``) and on two (``workers=2``:
+``seleak_2_threads_s``, ``ratio_2_threads``; what a plain call uses on a 2-core machine), with the path
+taken, the other path's 2-thread time, the phase times on 1 and 2 threads and the load average before
+and after, when latentmi is installed (``benchmarks/peers.py`` says how; without it those rows are
+skipped with a message). Other work on the machine slows the 2-thread runs most: run it on a quiet one.
 
 Results go to ``benchmarks/results/ksg.json``; the ratios are printed.
 """

@@ -130,7 +130,7 @@ def test_every_path_and_thread_count_gives_identical_eps_and_counts(dx, dy):
 
 def test_method_choice_and_workers():
     assert ksg_method(5, 5, 5000) == "tree" and ksg_method(8, 8, 5000) == "brute"
-    assert ksg_method(20, 20, 10**6) == "tree"  # brute force is O(N^2): trees for large N
+    assert ksg_method(8, 8, 16_000) == "brute" and ksg_method(8, 8, 16_001) == "tree"  # O(N^2): trees for large N
     assert resolve_workers(1) == 1 and resolve_workers(None) >= 1 and resolve_workers(-1) >= 1
     assert resolve_workers(8, n=3) == 3  # never more threads than rows
     with pytest.raises(ValueError, match="method"):

@@ -6,19 +6,49 @@ closer than ``eps_i`` in the ``x`` and ``y`` spaces alone. Then
 
     I = psi(k) + psi(N) - < psi(n_x + 1) + psi(n_y + 1) >.
 
-Implementation: one k-d tree on ``z`` for the k-NN query (``cKDTree`` up to 4 joint columns,
-scikit-learn's ``KDTree`` above, whichever is faster) and, for each marginal, either a scikit-learn
-``KDTree`` counted with ``query_radius(..., count_only=True)`` ("strictly closer" = a radius one ulp
-below ``eps_i``) or, for a one-column marginal, a binary search in the sorted column — all
-vectorised, single-threaded unless ``workers`` asks for more.
+Two exact paths, chosen by :func:`ksg_method` (``method="auto"``):
 
-Cost: ``O(N log N)`` only for 1 + 1 columns (measured log-log slope of time against N: 1.08 over
-N = 1e3 .. 1e4). With more columns it grows faster, because the marginal counts themselves grow with
-N (``eps_i`` shrinks like ``N**(-1/(dx+dy))`` in the joint space, so a marginal ball of that radius
-holds ~``N**(dy/(dx+dy))`` points) and tree pruning weakens with the dimension: measured slopes 1.55
-at 4 + 4 (N = 1e3 .. 1e5), 1.53 at 5 + 5, 1.68 at 10 + 10 and 1.86 at 20 + 20 (N = 1e3 .. 1e4);
-``benchmarks/bench_ksg.py`` on a shared 2-core machine, which also times the previous ``cKDTree``
-counting (2.3-4.6x slower from 4 + 4 columns up, unchanged at 1 + 1; identical estimates).
+* **trees** (below 16 joint columns, and for more rows than the brute-force limit): ``eps_i`` from a
+  k-d tree on ``z`` (``cKDTree`` up to 4 joint columns, scikit-learn's ``KDTree`` above, whichever is
+  faster), then each marginal counted with scikit-learn's ``KDTree.query_radius(..., count_only=True)``
+  ("strictly closer" = a radius one ulp below ``eps_i``) or, for a one-column marginal, by binary search
+  in the sorted column.
+* **brute force** (torch, float64; from 16 joint columns up to ``1000 * (dx + dy)`` rows): for 64 query
+  rows at a time, the max-norm distances to every row in each marginal; their elementwise maximum is
+  the joint distance, whose ``(k+1)``-th smallest (the row itself included) is ``eps_i``, and the same
+  two blocks give both counts. Time ``O(N^2 (dx + dy))``, memory ``O(N)`` per thread.
+
+Threads (``workers``; default ``None``: every core this process may use, or the cap of an enclosing
+``limit_threads(n, openmp=True)``, which every study cell sets, so that cells running in parallel
+processes do not oversubscribe the cores). The rows are cut into blocks and each block runs its
+``k``-NN query and then its two counts, so the threads never wait for each other. Each thread queries
+its own shallow copy of a scikit-learn tree: the tree writes a call counter on every distance, and
+two threads sharing one tree object ran the 5 + 5 ``k``-NN query 1.05x as fast as one thread, against
+1.92x with a copy each (``cKDTree``'s own threads: 1.94x). Every path and thread count gives
+the same ``eps_i``, ``n_x(i)``, ``n_y(i)`` bit for bit (``tests/test_ksg_reference.py``).
+
+Cost, measured (``benchmarks/bench_ksg.py``; a shared 2-core AMD EPYC machine, N = 5000, k = 3,
+correlated Gaussians with 1 nat, best of 5 runs in which no other process ran):
+
+* 5 + 5 (trees): 133-139 ms on one thread, 75-78 ms on two (``k``-NN 49 / 26 ms, each marginal's
+  counts 41 / 22 ms, tree builds 2.7 + 2 x 1.6 ms); latentmi's KSG (the same scikit-learn queries on
+  one thread) 140-143 ms: 1.05x as fast on one thread, 1.80-1.91x on two. Not 2x: the two cores run
+  these queries 1.92x as fast as one, and the joint tree must be built (2.7 ms, holding the GIL)
+  before any query. Brute force takes 205 ms on one thread here.
+* 10 + 10 (brute force): 286 ms on one thread, 170 ms on two; latentmi 509 ms: 1.78x, 2.99x (trees:
+  432 / 236 ms). 20 + 20 (brute force): 473 / 268 ms; latentmi 1070 ms: 2.26x, 3.99x (trees: 1072 /
+  552 ms).
+* one thread, trees against brute force (another run): 0.26 / 0.24 s at 6 + 6, 0.35 / 0.27 s at
+  8 + 8, 0.48 / 0.30 s at 10 + 10, 1.18 / 0.57 s at 20 + 20. With N: at 8 + 8 1.17 / 1.09 s
+  (N = 1e4) and 3.96 / 4.31 s (2e4); at 10 + 10 1.85 / 1.31 s and 6.36 / 6.10 s; at 20 + 20 5.00 /
+  2.05 s and 18.5 / 8.5 s: hence brute force from 16 columns up to 1000 rows per column.
+* growth with N on one thread (log-log slope of time between successive N): trees 1.08 at 1 + 1
+  (N = 1e3 .. 1e4), 1.55 at 4 + 4 (1e3 .. 1e5), 1.53 at 5 + 5, 1.68 at 10 + 10 (1e3 .. 1e4), 1.86-2.08
+  at 20 + 20 (1e3 .. 2e4); brute force 1.85-2.2 (5e3 .. 2e4). The trees are ``O(N log N)`` only for
+  1 + 1 columns: with more columns the marginal counts themselves grow with N (``eps_i`` shrinks like
+  ``N**(-1/(dx+dy))`` in the joint space, so a marginal ball of that radius holds
+  ~``N**(dy/(dx+dy))`` points) and tree pruning weakens with the dimension; at 20 + 20 they are no
+  better than quadratic.
 
 Preprocessing (``transform``): KSG's max-norm is not invariant to rescaling a coordinate although MI
 is, so each column is standardised by default; ``"rank"`` maps each column to its normalised ranks
@@ -79,9 +109,9 @@ from .base import (
 # The joint k-NN query uses cKDTree up to this many columns and scikit-learn's KDTree above: measured
 # crossover at 5 columns (N = 1e4, single thread), where both take the same time.
 _CKDTREE_MAX_COLUMNS = 4
-# From this many joint columns (and up to _BRUTE_MAX_ROWS rows) brute force beats the trees; see ksg_method.
+# Brute force from this many joint columns, up to _BRUTE_ROWS_PER_COLUMN rows per joint column (ksg_method).
 _BRUTE_MIN_COLUMNS = 16
-_BRUTE_MAX_ROWS = 20_000
+_BRUTE_ROWS_PER_COLUMN = 1000
 _BRUTE_ROWS = 64  # query rows per brute-force distance block (three blocks of 64 x N float64 per thread)
 
 __all__ = [
@@ -273,9 +303,11 @@ def _brute_counts(x: np.ndarray, y: np.ndarray, k: int, threads: int) -> tuple[n
 
 
 def ksg_method(dx: int, dy: int, n: int) -> str:
-    """Which path :func:`ksg_counts` takes with ``method="auto"``: ``"brute"`` from
-    ``_BRUTE_MIN_COLUMNS`` joint columns up to ``_BRUTE_MAX_ROWS`` rows, else ``"tree"``."""
-    return "brute" if dx + dy >= _BRUTE_MIN_COLUMNS and n <= _BRUTE_MAX_ROWS else "tree"
+    """The path :func:`ksg_counts` takes with ``method="auto"``: ``"brute"`` from ``_BRUTE_MIN_COLUMNS``
+    joint columns up to ``_BRUTE_ROWS_PER_COLUMN * (dx + dy)`` rows, else ``"tree"`` (measured
+    crossovers in the module docstring)."""
+    columns = dx + dy
+    return "brute" if columns >= _BRUTE_MIN_COLUMNS and n <= _BRUTE_ROWS_PER_COLUMN * columns else "tree"
 
 
 def ksg_counts(
