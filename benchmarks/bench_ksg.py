@@ -196,7 +196,7 @@ def bench_latentmi(dims: list[int], n: int, k: int, repeats: int) -> list[dict]:
             seleak_workers=1,
             seleak_2_threads_s=t["seleak_2_threads"],
             seleak_2_threads_workers=2,
-            default_workers=resolve_workers(None, n),
+            default_workers=resolve_workers(None, n, 2 * d),
             ratio=t["latentmi"] / t["seleak"],
             ratio_2_threads=t["latentmi"] / t["seleak_2_threads"],
             other_method=other,

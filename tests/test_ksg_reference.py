@@ -133,6 +133,9 @@ def test_method_choice_and_workers():
     assert ksg_method(8, 8, 16_000) == "brute" and ksg_method(8, 8, 16_001) == "tree"  # O(N^2): trees for large N
     assert resolve_workers(1) == 1 and resolve_workers(None) >= 1 and resolve_workers(-1) >= 1
     assert resolve_workers(8, n=3) == 3  # never more threads than rows
+    # automatic: one thread for a small input (threads cost more than they save), the budget for a large one
+    assert resolve_workers(None, n=100, columns=2) == 1 and resolve_workers(2, n=100, columns=2) == 2
+    assert resolve_workers(None, n=10**6, columns=10) == resolve_workers(None)
     with pytest.raises(ValueError, match="method"):
         ksg_counts(np.zeros((10, 1)), np.zeros((10, 1)), method="kd")
     for bad in (0, -2, True, 1.5):

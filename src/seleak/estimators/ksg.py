@@ -18,9 +18,10 @@ Two exact paths, chosen by :func:`ksg_method` (``method="auto"``):
   the joint distance, whose ``(k+1)``-th smallest (the row itself included) is ``eps_i``, and the same
   two blocks give both counts. Time ``O(N^2 (dx + dy))``, memory ``O(N)`` per thread.
 
-Threads (``workers``; default ``None``: every core this process may use, or the cap of an enclosing
-``limit_threads(n, openmp=True)``, which every study cell sets, so that cells running in parallel
-processes do not oversubscribe the cores). The rows are cut into blocks and each block runs its
+Threads (``workers``; default ``None``: every core this process may use for inputs large enough to
+gain from them, see :func:`resolve_workers`, or the cap of an enclosing ``limit_threads(n, openmp=True)``,
+which every study cell sets, so that cells running in parallel processes do not oversubscribe the
+cores). The rows are cut into blocks and each block runs its
 ``k``-NN query and then its two counts, so the threads never wait for each other. Each thread queries
 its own shallow copy of a scikit-learn tree: the tree writes a call counter on every distance, and
 two threads sharing one tree object ran the 5 + 5 ``k``-NN query 1.05x as fast as one thread, against
@@ -112,6 +113,7 @@ _CKDTREE_MAX_COLUMNS = 4
 # Brute force from this many joint columns, up to _BRUTE_ROWS_PER_COLUMN rows per joint column (ksg_method).
 _BRUTE_MIN_COLUMNS = 16
 _BRUTE_ROWS_PER_COLUMN = 1000
+_AUTO_ROW_COLUMNS_PER_THREAD = 8000  # workers=None: at least this many rows x joint columns per thread
 _BRUTE_ROWS = 64  # query rows per brute-force distance block (three blocks of 64 x N float64 per thread)
 
 __all__ = [
@@ -164,14 +166,18 @@ def _count_strictly_closer_1d(s: np.ndarray, a: np.ndarray, eps: np.ndarray) -> 
     return hi - lo - 1  # minus the point itself
 
 
-def resolve_workers(workers: int | None, n: int = 1 << 62) -> int:
-    """The number of threads a ``workers`` setting asks for, at most ``n`` (the rows to share).
+def resolve_workers(workers: int | None, n: int = 1 << 62, columns: int = 1) -> int:
+    """The number of threads a ``workers`` setting gives for ``n`` rows of ``columns`` joint columns.
 
-    ``None``: :func:`seleak._runtime.thread_budget` (every core, or the cap of an enclosing
-    ``limit_threads(n, openmp=True)``, which a study cell runs under); ``-1``: every core; else the number.
+    ``None`` (automatic): :func:`seleak._runtime.thread_budget` (every core, or the cap of an enclosing
+    ``limit_threads(n, openmp=True)``, which a study cell runs under), but no more than one thread per
+    ``_AUTO_ROW_COLUMNS_PER_THREAD`` rows x columns: handing blocks to threads costs about 0.4 ms a call,
+    and below that size one thread was faster (measured at 1 + 1 with 2 000 rows, 4 + 4 and 8 + 8 with
+    300; two threads were 1.2-1.6x faster at 1 + 1 with 10 000 rows and 8 + 8 with 1 000). ``-1``: every
+    core; else the number asked for. Never more threads than rows.
     """
     if workers is None:
-        t = thread_budget()
+        t = min(thread_budget(), max(1, n * columns // _AUTO_ROW_COLUMNS_PER_THREAD))
     elif workers == -1:
         t = os.cpu_count() or 1
     else:
@@ -184,6 +190,34 @@ def _row_blocks(n: int, threads: int) -> list[slice]:
     parts = 1 if threads <= 1 else min(n, 4 * threads)
     bounds = np.linspace(0, n, parts + 1).astype(int)
     return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _forget_pools() -> None:
+    """In a forked child: the parent's pool threads do not exist there, so start afresh."""
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _map(fn: Callable[[slice], Any], blocks: list[slice], threads: int) -> list[Any]:
+    """``fn`` over the row blocks: in the calling thread for one block, else on a pool of ``threads``
+    threads kept for the next call (starting threads cost about 1 ms a call, more than a small
+    estimate)."""
+    if len(blocks) == 1:
+        return [fn(blocks[0])]
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="seleak-ksg")
+    return list(pool.map(fn, blocks))
 
 
 def _leaf_size(columns: int, knn: bool) -> int:
@@ -257,12 +291,7 @@ def _tree_counts(x: np.ndarray, y: np.ndarray, k: int, threads: int) -> tuple[np
         eps = _knn_query(joint, z[rows], k)
         return eps, counters[0].get().count(rows, eps), counters[1].get().count(rows, eps)
 
-    blocks = _row_blocks(n, threads)
-    if len(blocks) == 1:
-        parts = [block(blocks[0])]
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            parts = list(pool.map(block, blocks))
+    parts = _map(block, _row_blocks(n, threads), threads)
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
 
@@ -291,14 +320,9 @@ def _brute_counts(x: np.ndarray, y: np.ndarray, k: int, threads: int) -> tuple[n
             nx[s:e] = (dx <= radius).sum(dim=1).numpy() - 1
             ny[s:e] = (dy <= radius).sum(dim=1).numpy() - 1
 
-    blocks = _row_blocks(n, threads)
     # torch's own pool on one thread: the blocks are the parallelism (the caller's setting is restored)
     with limit_threads(1, blas=False):
-        if len(blocks) == 1:
-            block(blocks[0])
-        else:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                list(pool.map(block, blocks))
+        _map(block, _row_blocks(n, threads), threads)
     return eps, nx, ny
 
 
@@ -326,7 +350,7 @@ def ksg_counts(
     n = x.shape[0]
     if method == "auto":
         method = ksg_method(x.shape[1], y.shape[1], n)
-    threads = resolve_workers(workers, n)
+    threads = resolve_workers(workers, n, x.shape[1] + y.shape[1])
     if method == "brute":
         return _brute_counts(x, y, k, threads)
     if method == "tree":
@@ -352,13 +376,9 @@ def count_strictly_closer(a: np.ndarray, eps: np.ndarray, workers: int | None = 
     a = np.ascontiguousarray(a, dtype=np.float64)
     eps = np.asarray(eps, dtype=np.float64)
     n = a.shape[0]
-    threads = resolve_workers(workers, n)
-    blocks = _row_blocks(n, threads)
+    threads = resolve_workers(workers, n, a.shape[1])
     counter = _Counter(a)
-    if len(blocks) == 1:
-        return counter.count(slice(0, n), eps)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return np.concatenate(list(pool.map(lambda b: counter.count(b, eps[b]), blocks)))
+    return np.concatenate(_map(lambda b: counter.count(b, eps[b]), _row_blocks(n, threads), threads))
 
 
 def kth_neighbour_distance(z: np.ndarray, k: int, workers: int | None = 1) -> np.ndarray:
@@ -372,20 +392,17 @@ def kth_neighbour_distance(z: np.ndarray, k: int, workers: int | None = 1) -> np
     """
     z = np.ascontiguousarray(z, dtype=np.float64)
     n = z.shape[0]
-    threads = resolve_workers(workers, n)
-    blocks = _row_blocks(n, threads)
+    threads = resolve_workers(workers, n, z.shape[1])
     tree = _knn_tree(z)
-    if len(blocks) == 1:
-        return _knn_query(tree, z, k)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return np.concatenate(list(pool.map(lambda b: _knn_query(tree, z[b], k), blocks)))
+    return np.concatenate(_map(lambda b: _knn_query(tree, z[b], k), _row_blocks(n, threads), threads))
 
 
 def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3, workers: int | None = None, method: str = "auto") -> float:
     """KSG algorithm-1 estimate (nats) on already prepared float arrays, no checks.
 
-    ``workers``: threads (``None``: every core, or the cap a study cell sets; ``-1``: every core; 1: the
-    calling thread only); ``method``: :func:`ksg_counts`. The value does not depend on either.
+    ``workers``: threads (``None``: :func:`resolve_workers` decides from the size and the cores, or the
+    cap a study cell sets; ``-1``: every core; 1: the calling thread only); ``method``: :func:`ksg_counts`.
+    The value does not depend on either.
     """
     n = x.shape[0]
     _, nx, ny = ksg_counts(x, y, k, workers, method)
@@ -406,7 +423,7 @@ class KSGEstimator(Estimator):
         "jitter": 1e-10,  # relative noise that breaks ties (scaled by each column's std)
         "seed": 0,  # seeds the jitter
         "pca_dim": None,  # project x and y separately to this many components first
-        "workers": None,  # threads (None: every core, or a study cell's cap; -1: every core; 1: no threads)
+        "workers": None,  # threads (None: automatic, see resolve_workers; -1: every core; 1: no threads)
     }
 
     def ceiling(self, n_eval: int, dx: int | None = None, dy: int | None = None) -> float:
