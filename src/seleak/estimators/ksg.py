@@ -28,17 +28,18 @@ two threads sharing one tree object ran the 5 + 5 ``k``-NN query 1.05x as fast a
 1.92x with a copy each (``cKDTree``'s own threads: 1.94x). Every path and thread count gives
 the same ``eps_i``, ``n_x(i)``, ``n_y(i)`` bit for bit (``tests/test_ksg_reference.py``).
 
-Cost, measured (``benchmarks/bench_ksg.py``; a shared 2-core AMD EPYC machine, N = 5000, k = 3,
-correlated Gaussians with 1 nat, best of 5 runs in which no other process ran):
+Cost, measured (a shared 2-core AMD EPYC machine, N = 5000, k = 3, correlated Gaussians with 1 nat;
+best of 5 interleaved runs in which no other process ran; ranges over three sessions;
+``benchmarks/bench_ksg.py`` records the same comparison):
 
-* 5 + 5 (trees): 133-139 ms on one thread, 75-78 ms on two (``k``-NN 49 / 26 ms, each marginal's
+* 5 + 5 (trees): 133-140 ms on one thread, 75-78 ms on two (``k``-NN 49 / 26 ms, each marginal's
   counts 41 / 22 ms, tree builds 2.7 + 2 x 1.6 ms); latentmi's KSG (the same scikit-learn queries on
-  one thread) 140-143 ms: 1.05x as fast on one thread, 1.80-1.91x on two. Not 2x: the two cores run
-  these queries 1.92x as fast as one, and the joint tree must be built (2.7 ms, holding the GIL)
-  before any query. Brute force takes 205 ms on one thread here.
-* 10 + 10 (brute force): 286 ms on one thread, 170 ms on two; latentmi 509 ms: 1.78x, 2.99x (trees:
-  432 / 236 ms). 20 + 20 (brute force): 473 / 268 ms; latentmi 1070 ms: 2.26x, 3.99x (trees: 1072 /
-  552 ms).
+  one thread) 140-146 ms: 1.04-1.06x as fast on one thread, 1.80-1.91x on two. Not 2x: the two cores
+  run these queries 1.92x as fast as one, and the joint tree must be built (2.7 ms, holding the GIL)
+  before any query. Brute force takes 205-289 ms on one thread here.
+* 10 + 10 (brute force): 286-289 ms on one thread, 167-170 ms on two; latentmi 509-534 ms: 1.78-1.85x
+  and 2.99-3.20x (trees: 432-446 / 236-238 ms). 20 + 20 (brute force): 473-502 / 268-272 ms; latentmi
+  1070-1127 ms: 2.24-2.26x and 3.99-4.15x (trees: 1072-1115 / 552-588 ms).
 * one thread, trees against brute force (another run): 0.26 / 0.24 s at 6 + 6, 0.35 / 0.27 s at
   8 + 8, 0.48 / 0.30 s at 10 + 10, 1.18 / 0.57 s at 20 + 20. With N: at 8 + 8 1.17 / 1.09 s
   (N = 1e4) and 3.96 / 4.31 s (2e4); at 10 + 10 1.85 / 1.31 s and 6.36 / 6.10 s; at 20 + 20 5.00 /
