@@ -30,6 +30,7 @@ from sklearn.feature_selection import mutual_info_regression
 from seleak._io import atomic_write_text
 from seleak.estimators import get_estimator
 from seleak.estimators.groundtruth import correlated_gaussian
+from seleak.estimators.ksg import resolve_workers
 
 OUT = Path(__file__).resolve().parent / "results" / "estimators.json"
 
@@ -47,6 +48,7 @@ def bench_ksg(ns: list[int], repeats: int) -> list[dict]:
             dict(
                 n=n,
                 seleak_s=t_ours,
+                seleak_workers=resolve_workers(None, n, 2),  # the default's threads (sklearn: one)
                 sklearn_s=t_sk,
                 ratio=t_sk / t_ours,
                 seleak_nats=v_ours,

@@ -138,7 +138,7 @@ def test_plugin_on_continuous_gaussian_is_close(binning):
 def test_ksg_fast_1d_counts_match_the_tree():
     from scipy.spatial import cKDTree
 
-    from seleak.estimators.ksg import _count_strictly_closer_1d
+    from seleak.estimators.ksg import count_strictly_closer
 
     rng = np.random.default_rng(0)
     for a in (rng.standard_normal(3000), np.round(rng.standard_normal(3000), 1)):  # with ties too
@@ -146,7 +146,8 @@ def test_ksg_fast_1d_counts_match_the_tree():
         gap = np.abs(a - rng.permutation(a))
         eps = np.where((gap > 0) & (rng.random(3000) < 0.5), gap, gap + 0.1)
         tree = cKDTree(a[:, None]).query_ball_point(a[:, None], np.nextafter(eps, 0), p=np.inf, return_length=True) - 1
-        np.testing.assert_array_equal(_count_strictly_closer_1d(a, eps), tree)
+        np.testing.assert_array_equal(count_strictly_closer(a[:, None], eps), tree)  # one column: binary search
+        np.testing.assert_array_equal(count_strictly_closer(a[:, None], eps, workers=3), tree)  # in row blocks
 
 
 def test_ksg_matches_scikit_learn_at_d1():

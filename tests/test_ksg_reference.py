@@ -14,7 +14,14 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 
 from seleak.estimators import get_estimator
-from seleak.estimators.ksg import count_strictly_closer, ksg_mi, kth_neighbour_distance
+from seleak.estimators.ksg import (
+    count_strictly_closer,
+    ksg_counts,
+    ksg_method,
+    ksg_mi,
+    kth_neighbour_distance,
+    resolve_workers,
+)
 
 TOL = 1e-9
 
@@ -88,3 +95,59 @@ def test_kth_neighbour_distance_equals_ckdtree_with_ties(columns):
         expected = cKDTree(z).query(z, k=k + 1, p=np.inf)[0][:, -1]
         np.testing.assert_array_equal(kth_neighbour_distance(z, k), expected)
         np.testing.assert_array_equal(kth_neighbour_distance(z, k, workers=-1), expected)
+
+
+def path_samples(dx: int, dy: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Dependent pairs: continuous; tied coordinates and distances (rounded); and, with two or more
+    columns per side, thirty identical rows (``eps_i = 0`` for them, since ``k < 30``)."""
+    rng = np.random.default_rng(100 * dx + dy)
+    x = rng.standard_normal((600, dx))
+    y = 0.7 * x[:, :1] + rng.standard_normal((600, dy))
+    out = {"continuous": (x, y), "ties": (np.round(x, 2), np.round(y, 2))}
+    if min(dx, dy) > 1:  # a one-column marginal's binary search differs at eps = 0 (module docstring)
+        xd, yd = np.round(x, 1), np.round(y, 1)
+        xd[:30], yd[:30] = xd[0], yd[0]
+        out["duplicates"] = (xd, yd)
+    return out
+
+
+@pytest.mark.parametrize("dx, dy", [(1, 1), (1, 4), (3, 3), (2, 9), (8, 8)])
+def test_every_path_and_thread_count_gives_identical_eps_and_counts(dx, dy):
+    # exact equality (no tolerance): every path computes each distance by the same float subtraction and
+    # counts against the same one-ulp-smaller radius, so any difference is a bug, not rounding
+    for label, (x, y) in path_samples(dx, dy).items():
+        for k in (3, 5):
+            ref = ksg_counts(x, y, k, workers=1, method="tree")
+            if label != "duplicates":
+                assert (ref[0] > 0).all(), (label, k)  # what the one-column binary search needs
+            else:
+                assert (ref[0] == 0).any(), (label, k)  # the tie case is really exercised
+            for method, workers in (("tree", 2), ("tree", 3), ("brute", 1), ("brute", 2), ("auto", None)):
+                got = ksg_counts(x, y, k, workers=workers, method=method)
+                for name, r, g in zip(("eps", "n_x", "n_y"), ref, got):
+                    np.testing.assert_array_equal(g, r, err_msg=f"{label} k={k} {method} workers={workers} {name}")
+
+
+def test_method_choice_and_workers():
+    assert ksg_method(5, 5, 5000) == "tree" and ksg_method(8, 8, 5000) == "brute"
+    assert ksg_method(8, 8, 16_000) == "brute" and ksg_method(8, 8, 16_001) == "tree"  # O(N^2): trees for large N
+    assert resolve_workers(1) == 1 and resolve_workers(None) >= 1 and resolve_workers(-1) >= 1
+    assert resolve_workers(8, n=3) == 3  # never more threads than rows
+    # automatic: one thread for a small input (threads cost more than they save), the budget for a large one
+    assert resolve_workers(None, n=100, columns=2) == 1 and resolve_workers(2, n=100, columns=2) == 2
+    assert resolve_workers(None, n=10**6, columns=10) == resolve_workers(None)
+    with pytest.raises(ValueError, match="method"):
+        ksg_counts(np.zeros((10, 1)), np.zeros((10, 1)), method="kd")
+    for bad in (0, -2, True, 1.5):
+        with pytest.raises(ValueError, match="workers"):
+            get_estimator("ksg", workers=bad)
+
+
+def test_brute_force_leaves_torch_threads_as_they_were():
+    import torch
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((300, 8)), rng.standard_normal((300, 8))
+    was = torch.get_num_threads()
+    ksg_counts(x, y, 3, workers=2, method="brute")
+    assert torch.get_num_threads() == was

@@ -9,9 +9,29 @@ another thread count, so training always runs on a fixed count.
 from __future__ import annotations
 
 import contextlib
+import os
+from contextvars import ContextVar
 from typing import Iterator
 
 _BLAS_CONTROLLER = None
+# The cap set by an enclosing ``limit_threads(n, openmp=True)``; None: no cap.
+_THREAD_CAP: ContextVar[int | None] = ContextVar("seleak_thread_cap", default=None)
+
+
+def thread_budget() -> int:
+    """Threads seleak's own thread pools may use here (the KSG estimator's, with ``workers=None``).
+
+    Inside ``limit_threads(n, openmp=True)`` (what a study cell runs under, so that cells running in
+    parallel processes do not oversubscribe the cores) it is ``n``; otherwise every core this process
+    may run on.
+    """
+    cap = _THREAD_CAP.get()
+    if cap is not None:
+        return cap
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -21,7 +41,8 @@ def limit_threads(n: int | None = 1, *, torch: bool = True, blas: bool = True, o
 
     The BLAS controller (which scans the loaded libraries) is built once, so entering costs
     microseconds. ``openmp=True`` caps every native pool, OpenMP ones included, from a fresh scan: what a
-    worker running a whole study cell (libraries loaded since the last scan included) wants.
+    worker running a whole study cell (libraries loaded since the last scan included) wants; it also
+    caps seleak's own thread pools (:func:`thread_budget`).
     """
     global _BLAS_CONTROLLER
     with contextlib.ExitStack() as stack:
@@ -29,6 +50,7 @@ def limit_threads(n: int | None = 1, *, torch: bool = True, blas: bool = True, o
             from threadpoolctl import threadpool_limits
 
             stack.enter_context(threadpool_limits(limits=n))
+            stack.callback(_THREAD_CAP.reset, _THREAD_CAP.set(n))
         elif n is not None and blas:
             from threadpoolctl import ThreadpoolController
 

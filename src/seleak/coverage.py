@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from seleak._runtime import limit_threads, thread_budget
 from seleak._validation import is_int, is_number
 
 from .estimators import Estimator, get_estimator
@@ -141,6 +142,13 @@ def _run(
     return out
 
 
+def _run_in_worker(threads: int, *args: Any) -> list[tuple[float, float, float]]:
+    """:func:`_run` in a worker process, its thread pools (KSG's included) capped at ``threads``: the
+    workers share the cores."""
+    with limit_threads(threads, openmp=True):
+        return _run(*args)
+
+
 def _check_int(name: str, value: Any, lo: int, example: str) -> int:
     if not is_int(value) or value < lo:
         raise ValueError(f"{name} must be an int >= {lo}, e.g. {example}, got {value!r}")
@@ -195,7 +203,10 @@ def interval_coverage(
         from joblib import Parallel, delayed
 
         chunks = [list(range(j, reps, n_jobs)) for j in range(n_jobs)]
-        parts = Parallel(n_jobs=n_jobs)(delayed(_run)(est, dim, mi, n, level, n_boot, seed, c) for c in chunks)
+        threads = max(1, thread_budget() // n_jobs)
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(_run_in_worker)(threads, est, dim, mi, n, level, n_boot, seed, c) for c in chunks
+        )
         by_rep = {rep: row for c, part in zip(chunks, parts) for rep, row in zip(c, part)}
         rows = [by_rep[rep] for rep in range(reps)]
     estimates, lows, highs = (np.array(col, dtype=np.float64) for col in zip(*rows))

@@ -251,11 +251,20 @@ def describe_speed(results_dir: str | Path) -> str:
         lines.append(_missing(d / "ksg.json") if not (d / "ksg.json").is_file() else "ksg.json: no latentmi rows.")
     else:
         for r in ksg.to_dict("records"):
+            path = f" ({r['method']} path)" if isinstance(r.get("method"), str) else ""
             lines.append(
-                f"{r['task']}, N = {r['n']}: latentmi {r['latentmi_s']:.2f} s, seleak {r['seleak_s']:.2f} s "
-                f"({r['ratio']:.2f}x), seleak on 2 threads {r['seleak_2_threads_s']:.2f} s "
-                f"({r['ratio_2_threads']:.2f}x); "
+                f"{r['task']}, N = {r['n']}: latentmi {r['latentmi_s']:.3f} s (one thread); seleak{path} "
+                f"{r['seleak_s']:.3f} s on one thread (workers=1: latentmi/seleak {r['ratio']:.2f}x), "
+                f"{r['seleak_2_threads_s']:.3f} s on two (workers=2: {r['ratio_2_threads']:.2f}x); "
                 f"estimates differ by {r['abs_difference']:.1e} nats."
+            )
+        slopes = json.loads((d / "ksg.json").read_text()).get("log_log_slope") or []
+        if slopes:
+            fits = [f"{r['dx']}+{r['dy']} {r['current_slope']:.2f} (N = {min(r['ns'])}-{max(r['ns'])})" for r in slopes]
+            lines.append(
+                "KSG's time against N on one thread (log-log slope; 1 would be linear, 2 quadratic): "
+                + ", ".join(fits)
+                + "."
             )
     neural = speed_table(d / "neural.json")
     if neural is None:
