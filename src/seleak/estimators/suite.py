@@ -241,6 +241,28 @@ def describe_suite(path: str | Path) -> str:
     return "\n".join(lines)
 
 
+def _neural_sentence(r: dict[str, Any]) -> str:
+    """One speed row of ``neural.json`` in words: both times and estimates, whether each met the target,
+    and the time ratio, said to be a time ratio only when seleak met the target and torch-mist did not,
+    or seleak did not: a faster but less accurate estimate is no speed-up to the same accuracy."""
+
+    def est(who: str, s: float, nats: Any, met: bool) -> str:
+        value = "" if nats is None else f", {nats:.3f} nats"
+        return f"{who} {s:.1f} s{value} (target {'met' if met else 'missed'})"
+
+    head = f"{r['task']}, {r.get('bound', 'smile')}: " + est(
+        "seleak", r["seleak_s"], r.get("seleak_nats"), r["seleak_reached"]
+    )
+    if r["torch_mist_s"] is None:
+        return head + "; torch-mist not run."
+    peer = est("torch-mist", r["torch_mist_s"], r.get("torch_mist_nats"), r["torch_mist_reached"])
+    if r["seleak_reached"]:
+        verdict = "to the target" if r["torch_mist_reached"] else "and only seleak meets the target"
+    else:
+        verdict = "time only, not to the same accuracy" if r["torch_mist_reached"] else "neither meets the target"
+    return f"{head}; {peer}; torch-mist/seleak {r['ratio']:.2f}x ({verdict})."
+
+
 def describe_speed(results_dir: str | Path) -> str:
     """Sentences on the speed comparisons with the peers in ``results_dir`` (``ksg.json``: KSG against
     latentmi's; ``neural.json``: time to a held-out |error| <= 0.1 against torch-mist), read from the files."""
@@ -271,19 +293,7 @@ def describe_speed(results_dir: str | Path) -> str:
         lines.append(_missing(d / "neural.json"))
     else:
         for r in neural.to_dict("records"):
-            peer = (
-                "torch-mist not run"
-                if r["torch_mist_s"] is None
-                else (
-                    f"torch-mist {r['torch_mist_s']:.1f} s (target {'met' if r['torch_mist_reached'] else 'missed'}), "
-                    f"torch-mist/seleak {r['ratio']:.2f}x"
-                )
-            )
-            lines.append(
-                f"{r['task']}, {r.get('bound', 'smile')}: seleak {r['seleak_s']:.1f} s "
-                f"(target {'met' if r['seleak_reached'] else 'missed'}), "
-                f"{peer}."
-            )
+            lines.append(_neural_sentence(r))
         oracle = json.loads((d / "neural.json").read_text()).get("oracle") or []
         if oracle:
             worst = {}
