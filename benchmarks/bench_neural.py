@@ -13,9 +13,9 @@ row holds the best time, the estimate of that run, its |error| and whether it me
 
 Oracle rows (not timed): the exact log density ratio ``log p(x, y) / p(x) p(y)`` of the task used as
 the critic, scored by each bound on seleak's held-out chunks (chunk = seleak's default evaluation
-batch). No trained critic can do better in expectation than the bound's value at the optimal critic,
-so these rows show which bound can meet the target at all at this chunk size: SMILE's clip (5) and
-InfoNCE's ``log B`` ceiling bias them at 4 nats whatever the training.
+batch). A bound that falls short of the truth by more than the target there (InfoNCE at 4 nats: its
+``log B`` ceiling) cannot meet it with any trained critic, whose expected value is no higher; one that
+overshoots there (SMILE at 4 nats: its clip of 5) can land closer with a worse critic, by luck.
 
 Results go to ``benchmarks/results/neural.json``; the ratios (torch-mist time / seleak time) are printed.
 """

@@ -151,11 +151,15 @@ def test_describe_speed_reads_the_neural_rows_and_the_oracle_bound(tmp_path):
         dict(dim=5, true_nats=4.0, bound="smile", nats=4.2, abs_error=0.2),
         dict(dim=20, true_nats=4.0, bound="smile", nats=4.13, abs_error=0.13),
         dict(dim=5, true_nats=4.0, bound="mine", nats=3.95, abs_error=0.05),
+        dict(dim=5, true_nats=4.0, bound="infonce", nats=3.2, abs_error=0.8),
     ]
-    (tmp_path / "neural.json").write_text(json.dumps(dict(speed=[row], oracle=oracle)))
+    (tmp_path / "neural.json").write_text(json.dumps(dict(speed=[row], oracle=oracle, target_abs_error=0.1)))
     text = describe_speed(tmp_path)
     assert "ksg.json is not there" in text  # a missing file is named, nothing invented
     assert "gauss 5+5, 4 nats, mine: seleak 1.5 s, 3.200 nats (target missed)" in text
     # a faster but less accurate estimate is not called a speed-up to the same accuracy
     assert "torch-mist 6.0 s, 4.050 nats (target met); torch-mist/seleak 4.00x (time only, not to the same" in text
-    assert "smile 0.20, mine 0.05" in text  # the largest oracle error per bound
+    assert "smile 0.20, mine 0.05, infonce 0.80 nats." in text  # the largest exact-critic error per bound
+    # only a bound that falls short even with the exact critic is called unreachable (smile overshoots)
+    assert " infonce falls short of the truth by more than 0.1 nat even there" in text
+    assert "smile falls short" not in text and "mine falls short" not in text

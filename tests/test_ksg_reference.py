@@ -151,3 +151,17 @@ def test_brute_force_leaves_torch_threads_as_they_were():
     was = torch.get_num_threads()
     ksg_counts(x, y, 3, workers=2, method="brute")
     assert torch.get_num_threads() == was
+
+
+@pytest.mark.parametrize("method", ["tree", "brute"])
+@pytest.mark.parametrize("dy", [1, 15])
+def test_identical_rows_without_jitter_raise_on_every_path(method, dy):
+    """k + 1 identical rows put the k-th neighbour at distance 0, where nothing is strictly closer and the
+    paths would disagree (the one-column binary search gives -1): every path refuses the same way."""
+    x = np.repeat(np.arange(3.0), 40)[:, None]  # 40 copies of each value
+    y = np.hstack([x] * dy)
+    with pytest.raises(ValueError, match="identical copies"):
+        ksg_mi(x, y, 3, 1, method)
+    with pytest.raises(ValueError, match="jitter"):
+        get_estimator("ksg", jitter=0.0).estimate(x, y)
+    assert np.isfinite(get_estimator("ksg").estimate(x, y).nats)  # the default jitter breaks the ties

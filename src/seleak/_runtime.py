@@ -10,12 +10,41 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from contextvars import ContextVar
 from typing import Iterator
 
 _BLAS_CONTROLLER = None
 # The cap set by an enclosing ``limit_threads(n, openmp=True)``; None: no cap.
 _THREAD_CAP: ContextVar[int | None] = ContextVar("seleak_thread_cap", default=None)
+
+# torch's thread count is one process-wide value. Overrides that overlap in time (several threads each in
+# a ``limit_threads``) are kept in entry order; leaving one sets the newest remaining override, or the
+# value before the first when none remains. A plain save-and-restore would let two threads leaving in
+# the order they entered leave the first one's limit behind.
+_TORCH_LOCK = threading.Lock()
+_TORCH_OVERRIDES: list[tuple[object, int]] = []
+_TORCH_BEFORE: list[int] = []
+
+
+def _torch_override(n: int) -> object:
+    import torch
+
+    token = object()
+    with _TORCH_LOCK:
+        if not _TORCH_OVERRIDES:
+            _TORCH_BEFORE[:] = [torch.get_num_threads()]
+        _TORCH_OVERRIDES.append((token, n))
+        torch.set_num_threads(n)
+    return token
+
+
+def _torch_release(token: object) -> None:
+    import torch
+
+    with _TORCH_LOCK:
+        _TORCH_OVERRIDES[:] = [o for o in _TORCH_OVERRIDES if o[0] is not token]
+        torch.set_num_threads(_TORCH_OVERRIDES[-1][1] if _TORCH_OVERRIDES else _TORCH_BEFORE[0])
 
 
 def thread_budget() -> int:
@@ -58,11 +87,7 @@ def limit_threads(n: int | None = 1, *, torch: bool = True, blas: bool = True, o
                 _BLAS_CONTROLLER = ThreadpoolController()
             stack.enter_context(_BLAS_CONTROLLER.limit(limits=n, user_api="blas"))
         if n is not None and torch:
-            import torch as _torch
-
-            was = _torch.get_num_threads()
-            _torch.set_num_threads(n)
-            stack.callback(_torch.set_num_threads, was)
+            stack.callback(_torch_release, _torch_override(n))
         yield
 
 

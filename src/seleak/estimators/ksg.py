@@ -16,7 +16,8 @@ Two exact paths, chosen by :func:`ksg_method` (``method="auto"``):
 * **brute force** (torch, float64; from 16 joint columns up to ``1000 * (dx + dy)`` rows): for 64 query
   rows at a time, the max-norm distances to every row in each marginal; their elementwise maximum is
   the joint distance, whose ``(k+1)``-th smallest (the row itself included) is ``eps_i``, and the same
-  two blocks give both counts. Time ``O(N^2 (dx + dy))``, memory ``O(N)`` per thread.
+  two blocks give both counts. Time ``O(N^2 (dx + dy))``; memory at most 64 MiB of distance blocks
+  per thread (fewer query rows per block for N above about 44 000).
 
 Threads (``workers``; default ``None``: every core this process may use for inputs large enough to
 gain from them, see :func:`resolve_workers`, or the cap of an enclosing ``limit_threads(n, openmp=True)``,
@@ -28,29 +29,30 @@ two threads sharing one tree object ran the 5 + 5 ``k``-NN query 1.05x as fast a
 1.92x with a copy each (``cKDTree``'s own threads: 1.94x). Every path and thread count gives
 the same ``eps_i``, ``n_x(i)``, ``n_y(i)`` bit for bit (``tests/test_ksg_reference.py``).
 
-Cost, measured (a shared 2-core AMD EPYC machine, N = 5000, k = 3, correlated Gaussians with 1 nat;
-best of 5 interleaved runs in which no other process ran; ranges over three sessions;
-``benchmarks/bench_ksg.py`` records the same comparison):
+Cost, measured (a 2-core AMD EPYC machine, N = 5000, k = 3, correlated Gaussians with 1 nat; best of
+3-5 interleaved runs with nothing else running; ranges over four sessions, the last one being
+``benchmarks/results/ksg.json``, written by ``benchmarks/bench_ksg.py``):
 
-* 5 + 5 (trees): 133-140 ms on one thread, 75-78 ms on two (``k``-NN 49 / 26 ms, each marginal's
-  counts 41 / 22 ms, tree builds 2.7 + 2 x 1.6 ms); latentmi's KSG (the same scikit-learn queries on
-  one thread) 140-146 ms: 1.04-1.06x as fast on one thread, 1.80-1.91x on two. Not 2x: the two cores
+* 5 + 5 (trees): 133-140 ms on one thread, 75-79 ms on two (``k``-NN 49-53 / 26-33 ms, each marginal's
+  counts 41-44 / 22-25 ms, tree builds 2.7 + 2 x 1.6 ms); latentmi's KSG (the same scikit-learn queries
+  on one thread) 140-148 ms: 1.04-1.06x as fast on one thread, 1.80-1.91x on two. Not 2x: the two cores
   run these queries 1.92x as fast as one, and the joint tree must be built (2.7 ms, holding the GIL)
   before any query. Brute force takes 205-289 ms on one thread here.
-* 10 + 10 (brute force): 286-289 ms on one thread, 167-170 ms on two; latentmi 509-534 ms: 1.78-1.85x
-  and 2.99-3.20x (trees: 432-446 / 236-238 ms). 20 + 20 (brute force): 473-502 / 268-272 ms; latentmi
-  1070-1127 ms: 2.24-2.26x and 3.99-4.15x (trees: 1072-1115 / 552-588 ms).
+* 10 + 10 (brute force): 276-296 ms on one thread, 167-190 ms on two; latentmi 509-534 ms: 1.76-1.92x
+  and 2.75-3.20x (trees: 432-446 / 236-245 ms). 20 + 20 (brute force): 462-502 / 265-275 ms; latentmi
+  1070-1127 ms: 2.24-2.33x and 3.99-4.15x (trees: 1072-1115 / 552-588 ms).
 * one thread, trees against brute force (another run): 0.26 / 0.24 s at 6 + 6, 0.35 / 0.27 s at
   8 + 8, 0.48 / 0.30 s at 10 + 10, 1.18 / 0.57 s at 20 + 20. With N: at 8 + 8 1.17 / 1.09 s
   (N = 1e4) and 3.96 / 4.31 s (2e4); at 10 + 10 1.85 / 1.31 s and 6.36 / 6.10 s; at 20 + 20 5.00 /
-  2.05 s and 18.5 / 8.5 s: hence brute force from 16 columns up to 1000 rows per column.
-* growth with N on one thread (log-log slope of time between successive N): trees 1.08 at 1 + 1
-  (N = 1e3 .. 1e4), 1.55 at 4 + 4 (1e3 .. 1e5), 1.53 at 5 + 5, 1.68 at 10 + 10 (1e3 .. 1e4), 1.86-2.08
-  at 20 + 20 (1e3 .. 2e4); brute force 1.85-2.2 (5e3 .. 2e4). The trees are ``O(N log N)`` only for
-  1 + 1 columns: with more columns the marginal counts themselves grow with N (``eps_i`` shrinks like
-  ``N**(-1/(dx+dy))`` in the joint space, so a marginal ball of that radius holds
+  2.05 s and 18.5 / 8.5 s: hence brute force from 16 columns up to 1000 rows per column (counted up to
+  40 columns, the widest measured).
+* growth with N on one thread (log-log slope of time; ``ksg.json``): 1.07 at 1 + 1 (N = 1e3 .. 1e4),
+  1.43 at 4 + 4 (1e3 .. 1e5) and 1.50 at 5 + 5 (trees), 1.99 at 10 + 10 and 20 + 20 (1e3 .. 1e4, the
+  brute-force path from 16 columns; trees there 1.68-2.08 in other runs). The trees are ``O(N log N)``
+  only for 1 + 1 columns: with more columns the marginal counts themselves grow with N (``eps_i``
+  shrinks like ``N**(-1/(dx+dy))`` in the joint space, so a marginal ball of that radius holds
   ~``N**(dy/(dx+dy))`` points) and tree pruning weakens with the dimension; at 20 + 20 they are no
-  better than quadratic.
+  better than quadratic, which brute force is by construction.
 
 Preprocessing (``transform``): KSG's max-norm is not invariant to rescaling a coordinate although MI
 is, so each column is standardised by default; ``"rank"`` maps each column to its normalised ranks
@@ -116,6 +118,10 @@ _BRUTE_MIN_COLUMNS = 16
 _BRUTE_ROWS_PER_COLUMN = 1000
 _AUTO_ROW_COLUMNS_PER_THREAD = 8000  # workers=None: at least this many rows x joint columns per thread
 _BRUTE_ROWS = 64  # query rows per brute-force distance block (three blocks of 64 x N float64 per thread)
+# ... but at most this many bytes for those three blocks per thread (fewer rows per block at large N)
+_BRUTE_BLOCK_BYTES = 64 << 20
+# The rows-per-column rule was measured up to 20 + 20 columns: wider inputs are treated as 40 columns.
+_BRUTE_MAX_MEASURED_COLUMNS = 40
 
 __all__ = [
     "KSGEstimator",
@@ -180,7 +186,7 @@ def resolve_workers(workers: int | None, n: int = 1 << 62, columns: int = 1) -> 
     if workers is None:
         t = min(thread_budget(), max(1, n * columns // _AUTO_ROW_COLUMNS_PER_THREAD))
     elif workers == -1:
-        t = os.cpu_count() or 1
+        t = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     else:
         t = int(workers)
     return max(1, min(t, n))
@@ -310,9 +316,11 @@ def _brute_counts(x: np.ndarray, y: np.ndarray, k: int, threads: int) -> tuple[n
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     eps, nx, ny = np.empty(n), np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp)
 
+    step = max(1, min(_BRUTE_ROWS, _BRUTE_BLOCK_BYTES // (3 * 8 * n)))  # memory per thread stays bounded
+
     def block(rows: slice) -> None:
-        for s in range(rows.start, rows.stop, _BRUTE_ROWS):
-            e = min(s + _BRUTE_ROWS, rows.stop)
+        for s in range(rows.start, rows.stop, step):
+            e = min(s + step, rows.stop)
             dx = torch.cdist(xt[s:e], xt, p=math.inf)
             dy = torch.cdist(yt[s:e], yt, p=math.inf)
             kth = torch.topk(torch.maximum(dx, dy), k + 1, dim=1, largest=False, sorted=False).values.amax(dim=1)
@@ -332,7 +340,8 @@ def ksg_method(dx: int, dy: int, n: int) -> str:
     joint columns up to ``_BRUTE_ROWS_PER_COLUMN * (dx + dy)`` rows, else ``"tree"`` (measured
     crossovers in the module docstring)."""
     columns = dx + dy
-    return "brute" if columns >= _BRUTE_MIN_COLUMNS and n <= _BRUTE_ROWS_PER_COLUMN * columns else "tree"
+    measured = min(columns, _BRUTE_MAX_MEASURED_COLUMNS)
+    return "brute" if columns >= _BRUTE_MIN_COLUMNS and n <= _BRUTE_ROWS_PER_COLUMN * measured else "tree"
 
 
 def ksg_counts(
@@ -404,9 +413,19 @@ def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3, workers: int | None = None,
     ``workers``: threads (``None``: :func:`resolve_workers` decides from the size and the cores, or the
     cap a study cell sets; ``-1``: every core; 1: the calling thread only); ``method``: :func:`ksg_counts`.
     The value does not depend on either.
+
+    Raises ``ValueError`` when some ``eps_i = 0`` (``k + 1`` identical rows, possible only without
+    jitter): nothing is strictly closer than 0, the paths would disagree there (a one-column binary
+    search returns ``-1``, trees and brute force count the copies), and the estimate is undefined.
     """
     n = x.shape[0]
-    _, nx, ny = ksg_counts(x, y, k, workers, method)
+    eps, nx, ny = ksg_counts(x, y, k, workers, method)
+    zero = int(np.count_nonzero(eps <= 0))
+    if zero:
+        raise ValueError(
+            f"ksg: {zero} of {n} rows have k + 1 = {k + 1} or more identical copies (k-th neighbour at distance "
+            "0), where KSG is undefined; keep the jitter on (jitter > 0, default 1e-10) or remove duplicate rows"
+        )
     return float(digamma(k) + digamma(n) - np.mean(digamma(nx + 1) + digamma(ny + 1)))
 
 
