@@ -8,6 +8,10 @@ the definition in the module docstring, with no tree and no radius arithmetic.
 
 from __future__ import annotations
 
+import os
+import select
+import signal
+
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
@@ -165,3 +169,33 @@ def test_identical_rows_without_jitter_raise_on_every_path(method, dy):
     with pytest.raises(ValueError, match="jitter"):
         get_estimator("ksg", jitter=0.0).estimate(x, y)
     assert np.isfinite(get_estimator("ksg").estimate(x, y).nats)  # the default jitter breaks the ties
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_threaded_counts_work_in_a_forked_child():
+    """A pool made before a fork has no threads in the child: the child must start its own, not wait for
+    the parent's forever (the child answers through a pipe; 120 s without an answer is a hang)."""
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((2000, 3)), rng.standard_normal((2000, 3))
+    expected = ksg_counts(x, y, 3, workers=2, method="tree")  # the pool exists in this process now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its answer, then leave at once (no pytest teardown in the child)
+        code = 1
+        try:
+            got = ksg_counts(x, y, 3, workers=2, method="tree")
+            same = all(np.array_equal(g, e) for g, e in zip(got, expected))
+            os.write(write, b"same" if same else b"differ")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], 120.0)
+        answer = os.read(read, 16) if ready else b"hang"
+    finally:
+        os.close(read)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert answer == b"same"

@@ -42,9 +42,11 @@ def test_split_seeds_move_the_split_and_seeds_the_initialisation(pair):
     est = get_estimator("infonce", **SMALL)
     a, b, c = est.estimate_many([pair] * 3, seeds=[0, 0, 1], split_seeds=[0, 1, 0])
     same = est.estimate_many([pair], seeds=[0])[0]
-    assert a.nats == same.nats  # split seed defaults to the seed: the same critic
+    # split seed defaults to the seed: the same critic, trained in a batch of 3 or alone, so equal up to float
+    # rounding (batched and single matrix products round differently: 2e-9 nats apart on one machine)
+    assert a.nats == pytest.approx(same.nats, abs=1e-4)
     assert a.details["split_seed"] == 0 and b.details["split_seed"] == 1 and c.details["split_seed"] == 0
-    assert a.nats != b.nats and a.nats != c.nats
+    assert abs(a.nats - b.nats) > 1e-3 and abs(a.nats - c.nats) > 1e-3  # other split, other initialisation
     with pytest.raises(ValueError, match="split seeds"):
         est.estimate_many([pair] * 2, seeds=[0, 1], split_seeds=[0])
 
