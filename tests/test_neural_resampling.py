@@ -39,7 +39,8 @@ def test_the_corrected_resampled_t_interval_by_hand():
 
 
 def test_split_seeds_move_the_split_and_seeds_the_initialisation(pair):
-    est = get_estimator("infonce", **SMALL)
+    # a random start: the Gaussian start is the same for every seed, and only the network's start moves
+    est = get_estimator("infonce", init="random", **SMALL)
     a, b, c = est.estimate_many([pair] * 3, seeds=[0, 0, 1], split_seeds=[0, 1, 0])
     same = est.estimate_many([pair], seeds=[0])[0]
     # split seed defaults to the seed: the same critic, trained in a batch of 3 or alone, so equal up to float

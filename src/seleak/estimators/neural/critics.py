@@ -14,6 +14,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from .baseline import QuadraticRatio
+
 __all__ = ["BatchedMLP", "Critic"]
 
 
@@ -69,7 +71,10 @@ class BatchedMLP(torch.nn.Module):
 class Critic(torch.nn.Module):
     """Separable ``f(x)·g(y)`` or joint ``h([x, y])`` critics (``structure``), M of them at once.
 
-    ``dxs[p]``, ``dys[p]`` are problem ``p``'s input widths; ``dx``, ``dy`` the padded ones.
+    ``dxs[p]``, ``dys[p]`` are problem ``p``'s input widths; ``dx``, ``dy`` the padded ones. With
+    ``start`` (one :class:`~.baseline.QuadraticRatio` per problem) each critic adds a trainable quadratic
+    part ``x'Ax + x'Wy + y'By + c`` that starts at it, and its network's output layer starts at zero:
+    the critic starts as that quadratic form and the network learns the rest.
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class Critic(torch.nn.Module):
         hidden: Sequence[int],
         embed_dim: int,
         gens: Sequence[torch.Generator],
+        start: Sequence[QuadraticRatio] | None = None,
     ):
         super().__init__()
         self.separable = structure == "separable"
@@ -91,6 +97,36 @@ class Critic(torch.nn.Module):
             dims = [a + b for a, b in zip(dxs, dys)]
             slices = [[slice(0, a), slice(self.dx, self.dx + b)] for a, b in zip(dxs, dys)]
             self.h = BatchedMLP(dims, self.dx + self.dy, hidden, 1, gens, slices)
+        self.quadratic = start is not None
+        if start is not None:
+            self._start_quadratic(start)
+
+    def _start_quadratic(self, start: Sequence[QuadraticRatio]) -> None:
+        m = len(start)
+        a, w = torch.zeros(m, self.dx, self.dx), torch.zeros(m, self.dx, self.dy)
+        b, c = torch.zeros(m, self.dy, self.dy), torch.zeros(m)
+        for p, q in enumerate(start):  # a narrower problem's padded rows stay zero (zero inputs: zero gradient)
+            dx, dy = q.w.shape
+            a[p, :dx, :dx], w[p, :dx, :dy] = torch.from_numpy(q.a), torch.from_numpy(q.w)
+            b[p, :dy, :dy], c[p] = torch.from_numpy(q.b), q.c
+        self.qa, self.qw, self.qb, self.qc = (torch.nn.Parameter(t) for t in (a, w, b, c))
+        last = self.f if self.separable else self.h  # f = 0 makes f(x)·g(y) = 0
+        with torch.no_grad():
+            last.weights[-1].zero_()
+            last.biases[-1].zero_()
+
+    def quadratic_scores(self, x: Tensor, y: Tensor, p: int | None = None) -> Tensor:
+        """The quadratic part on all pairs: x (M, ..., b, dx), y (M, ..., b, dy) -> (M, ..., b, b); with
+        ``p``, problem ``p``'s alone on x (..., b, dx), y (..., b, dy)."""
+        sl = slice(None) if p is None else p
+        a, w, b, c = self.qa[sl], self.qw[sl], self.qb[sl], self.qc[sl]
+        if p is None:  # one matrix per problem, broadcast over the middle dimensions
+            extra = x.dim() - 3
+            a, w, b = (t.reshape(t.shape[0], *([1] * extra), *t.shape[1:]) for t in (a, w, b))
+            c = c.reshape(-1, *([1] * (extra + 2)))
+        xa = ((x @ a) * x).sum(-1)
+        yb = ((y @ b) * y).sum(-1)
+        return (x @ w) @ y.transpose(-1, -2) + xa[..., :, None] + yb[..., None, :] + c
 
     def scores(self, x: Tensor, y: Tensor) -> Tensor:
         """x (M, C, b, dx), y (M, C, b, dy) -> scores (M, C, b, b), S[..., i, j] = T(x_i, y_j)."""
@@ -98,12 +134,13 @@ class Critic(torch.nn.Module):
         if self.separable:
             fx = self.f(x.reshape(m, c * b, -1)).reshape(m, c, b, -1)
             gy = self.g(y.reshape(m, c * b, -1)).reshape(m, c, b, -1)
-            return fx @ gy.transpose(-1, -2)
+            s = fx @ gy.transpose(-1, -2)
+            return s + self.quadratic_scores(x, y) if self.quadratic else s
         # Joint critic: the first layer is affine in [x, y], so W1 [x_i; y_j] = W1x x_i + W1y y_j;
         # computing the two halves once per sample saves the (b*b, dx+dy) concatenation.
         w1, b1 = self.h.weights[0], self.h.biases[0]
         ax = torch.bmm(x.reshape(m, c * b, -1), w1[:, : self.dx]).reshape(m, c, b, 1, -1)
         ay = torch.bmm(y.reshape(m, c * b, -1), w1[:, self.dx :]).reshape(m, c, 1, b, -1)
         h1 = torch.relu(ax + ay + b1.reshape(m, 1, 1, 1, -1))
-        out = self.h(h1.reshape(m, c * b * b, -1), start=1)
-        return out.reshape(m, c, b, b)
+        out = self.h(h1.reshape(m, c * b * b, -1), start=1).reshape(m, c, b, b)
+        return out + self.quadratic_scores(x, y) if self.quadratic else out

@@ -65,6 +65,9 @@ class NeuralEstimator(Estimator):
         "seed": 0,  # split, initialisation and mini-batches
         "device": "cpu",  # "cpu" or "cuda" (never required)
         "critic": "separable",  # "separable" f(x)·g(y), or "joint" h([x, y])
+        # "gaussian": the critic is a trainable quadratic form started at the Gaussian log ratio of the
+        # training pairs plus the network (started at 0); "random": the network alone, randomly started
+        "init": "gaussian",
         "hidden": (256, 256),  # hidden layer widths of each MLP
         "embed_dim": 32,  # separable critic: width of f(x) and g(y)
         "val_fraction": 0.25,  # held-out test pairs: the estimate and permutation nulls are computed there
@@ -92,6 +95,7 @@ class NeuralEstimator(Estimator):
         if not isinstance(dev, str) or not (dev == "cpu" or dev.startswith("cuda")):
             raise ValueError(f"{self.name}: device must be 'cpu' or 'cuda' (or 'cuda:N'), got {dev!r}")
         choice_setting(self.name, "critic", s["critic"], ("separable", "joint"))
+        choice_setting(self.name, "init", s["init"], ("gaussian", "random"))
         s["hidden"] = self._hidden_widths(s["hidden"])
         int_setting(self.name, "embed_dim", s["embed_dim"], 1)
         for key, hi in (("val_fraction", 0.9), ("monitor_fraction", 0.9)):

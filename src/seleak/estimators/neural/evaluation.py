@@ -164,9 +164,14 @@ def _separable_chunks(
     for p, (c, size) in enumerate(zip(chunks, sizes)):
         f_p = fx[p, : c * size].reshape(c, size, -1)
         per_perm = []
+        x_p = xin[p, 0, : c * size].reshape(c, size, -1)
         for i in range(r):
-            g_p = gy[p, torch.from_numpy(plist[p][i]).to(device)][: c * size].reshape(c, size, -1)
-            per_perm.append(_apply(values, f_p @ g_p.transpose(-1, -2), dtype))  # (F, c)
+            perm = torch.from_numpy(plist[p][i]).to(device)
+            g_p = gy[p, perm][: c * size].reshape(c, size, -1)
+            s = f_p @ g_p.transpose(-1, -2)
+            if critic.quadratic:
+                s = s + critic.quadratic_scores(x_p, yin[p, 0, perm][: c * size].reshape(c, size, -1), p)
+            per_perm.append(_apply(values, s, dtype))  # (F, c)
         out.append(torch.stack(per_perm))
     return out
 

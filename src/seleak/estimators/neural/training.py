@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from ..base import EstimatorDivergedError, rescale_columns
+from .baseline import gaussian_log_ratio
 from .critics import Critic
 from .evaluation import BoundFn, evaluate_bound
 
@@ -369,6 +370,8 @@ def train_critics(
     :class:`~seleak.estimators.base.EstimatorDivergedError` when a critic has no finite checkpoint.
     """
     gens = [torch.Generator().manual_seed(sd) for sd in seeds]  # initialisation, then mini-batches
+    # init "gaussian": each critic starts at the Gaussian log ratio of its own training pairs
+    start = [gaussian_log_ratio(*sp.pairs(sp.train)) for sp in splits] if settings["init"] == "gaussian" else None
     critic = Critic(
         settings["critic"],
         [sp.x.shape[1] for sp in splits],
@@ -376,6 +379,7 @@ def train_critics(
         settings["hidden"],
         settings["embed_dim"],
         gens,
+        start,
     ).to(device)
     opt = torch.optim.Adam(critic.parameters(), lr=settings["lr"], foreach=True)  # one fused update for all tensors
     stopper = EarlyStopping(critic.parameters(), len(splits), settings["patience"])
