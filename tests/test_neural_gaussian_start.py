@@ -78,3 +78,14 @@ def test_gaussian_start_reaches_high_mi_where_a_random_start_does_not():
 def test_an_unknown_start_is_refused():
     with pytest.raises(ValueError, match="init"):
         get_estimator("mine", init="zeros")
+
+
+def test_every_bound_starts_near_the_gaussian_mi():
+    # One step at a negligible learning rate: the critic is its start. 2 + 2 columns, 1 nat, 5 000 pairs;
+    # the held-out values (1 250 pairs) have sampling sd of about 0.05 nats (NWJ's a little more), and the
+    # Ledoit-Wolf start is within 0.02 of the log ratio here, so 0.25 is 5 sd. NWJ without its +1 offset
+    # would start 1/e = 0.37 nats low; InfoNCE sits below log(64) by its own bias (about 0.02 at 1 nat).
+    x, y, truth = correlated_gaussian(5000, 2, 1.0, seed=5)
+    for name in ("mine", "nwj", "infonce", "smile"):
+        r = get_estimator(name, steps=1, lr=1e-12).estimate(x, y)
+        assert r.nats == pytest.approx(truth, abs=0.25), name

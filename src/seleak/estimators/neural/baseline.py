@@ -3,10 +3,12 @@
 For jointly Gaussian ``z = [x, y]`` with covariance ``S`` the log ratio ``log p(x, y) / p(x) p(y)`` is a
 quadratic form, ``x'Ax + x'Wy + y'By + c`` with ``P = S^-1 - diag(Sxx^-1, Syy^-1)``, ``A = -Pxx/2``,
 ``W = -Pxy``, ``B = -Pyy/2`` and ``c = (log|Sxx| + log|Syy| - log|S|) / 2``. A critic that starts there
-scores every bound at about the Gaussian MI of the pairs from its first step (a lower bound of the true MI
-when the pairs are not Gaussian; the exact log ratio when they are), and training only has to learn what
-the Gaussian misses. The covariance is scikit-learn's Ledoit–Wolf estimate, never singular, so the
-fit exists for any training split (constant columns, more columns than pairs).
+(NWJ's one nat higher: its optimal critic is ``1 + log r``) scores its bound at about the Gaussian MI of
+the fitted covariance from its first step, and training only has to learn what that misses. The
+covariance is scikit-learn's Ledoit–Wolf estimate, never singular, so the fit exists for any training
+split (constant columns, more columns than pairs); its shrinkage pulls strong correlations towards 0,
+so with few columns and a high MI the start is below the Gaussian MI (1 + 1 columns, 6 000 pairs: 3.7
+nats for a true 4, and for a true 6) and training has more to do.
 """
 
 from __future__ import annotations

@@ -58,6 +58,8 @@ class NeuralEstimator(Estimator):
     fixed_critic_null = True
     neural = True
     min_n = 20
+    #: the bound's optimal critic minus the log density ratio (NWJ's is 1 + log r): the Gaussian start adds it
+    start_offset = 0.0
     defaults: dict[str, Any] = {
         "steps": 2000,  # Adam steps
         "batch_size": 64,  # pairs per mini-batch (B)
@@ -165,7 +167,15 @@ class NeuralEstimator(Estimator):
         with self._torch_threads():
             splits = [self._split(xa, ya, seed) for (xa, ya), seed in zip(data, split_seeds)]
             run = train_critics(
-                splits, seeds, self._settings, self._objective, self._value, self._eval_batch, device, self.name
+                splits,
+                seeds,
+                self._settings,
+                self._objective,
+                self._value,
+                self._eval_batch,
+                device,
+                self.name,
+                self.start_offset,
             )
             self._check_runaway(run, seeds)
             test_x, test_y = zip(*(sp.pairs(sp.test) for sp in splits))
@@ -374,6 +384,7 @@ class NWJ(NeuralEstimator):
 
     name = "nwj"
     is_bound = True
+    start_offset = 1.0  # E_P[T] - e^-1 E_Q[e^T] is largest at T = 1 + log r
 
 
 class MINE(NeuralEstimator):

@@ -363,15 +363,22 @@ def train_critics(
     eval_batch: int,
     device: torch.device,
     name: str,
+    start_offset: float = 0.0,
 ) -> TrainedCritics:
     """Train one critic per split (the estimator's ``settings``), each from its own seed, together.
+
+    With ``init="gaussian"`` each critic starts at the Gaussian log ratio of its training pairs plus
+    ``start_offset`` (the constant by which the bound's optimal critic exceeds the log ratio: 1 for NWJ).
 
     Returns the critics loaded with their kept checkpoints; raises
     :class:`~seleak.estimators.base.EstimatorDivergedError` when a critic has no finite checkpoint.
     """
     gens = [torch.Generator().manual_seed(sd) for sd in seeds]  # initialisation, then mini-batches
     # init "gaussian": each critic starts at the Gaussian log ratio of its own training pairs
-    start = [gaussian_log_ratio(*sp.pairs(sp.train)) for sp in splits] if settings["init"] == "gaussian" else None
+    start = None
+    if settings["init"] == "gaussian":
+        start = [gaussian_log_ratio(*sp.pairs(sp.train)) for sp in splits]
+        start = [q._replace(c=q.c + start_offset) for q in start]
     critic = Critic(
         settings["critic"],
         [sp.x.shape[1] for sp in splits],
