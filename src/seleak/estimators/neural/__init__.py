@@ -74,7 +74,8 @@ stopping), ``evaluation`` (held-out chunk evaluation and fixed-critic permutatio
 ``estimators`` (the estimator classes).
 """
 
+from .baseline import QuadraticRatio, gaussian_log_ratio
 from .bounds import bound_value
 from .estimators import MINE, NWJ, SMILE, InfoNCE, NeuralEstimator
 
-__all__ = ["NeuralEstimator", "MINE", "NWJ", "InfoNCE", "SMILE", "bound_value"]
+__all__ = ["NeuralEstimator", "MINE", "NWJ", "InfoNCE", "SMILE", "bound_value", "gaussian_log_ratio", "QuadraticRatio"]
