@@ -75,7 +75,10 @@ class NeuralEstimator(Estimator):
         "val_fraction": 0.25,  # held-out test pairs: the estimate and permutation nulls are computed there
         "monitor_fraction": 0.1,  # of the remaining pairs, watched for early stopping
         "early_stopping": True,  # keep the best checkpoint on the monitor pairs; stop after `patience`
-        "patience": 20,  # evaluations without improvement before a critic stops being checkpointed
+        "patience": 20,  # evaluations without improvement before a critic stops being checkpointed (at most)
+        # a critic best at its e-th evaluation stops after max(min_patience, e) evaluations without improvement
+        # (capped at patience). None: 5 from the Gaussian start, patience (a fixed wait) from a random one
+        "min_patience": None,
         # steps between monitor evaluations. A fixed number, so that the kept checkpoint does not depend
         # on ``steps``: with it, a longer run evaluates the same steps as a shorter one, and more. None:
         # the step-proportional rule ``max(10, steps // 50)`` (before 20 was the default: then ``steps``
@@ -107,6 +110,13 @@ class NeuralEstimator(Estimator):
         if not isinstance(s["early_stopping"], bool):
             raise TypeError(f"{self.name}: early_stopping must be True or False, got {s['early_stopping']!r}")
         int_setting(self.name, "patience", s["patience"], 1)
+        if s["min_patience"] is not None:
+            int_setting(self.name, "min_patience", s["min_patience"], 1)
+            if s["min_patience"] > s["patience"]:
+                raise ValueError(
+                    f"{self.name}: min_patience={s['min_patience']} is above patience={s['patience']}; "
+                    "give min_patience <= patience (or None)"
+                )
         for key, lo in (("eval_every", 1), ("eval_batch_size", 2), ("threads", 1)):
             if s[key] is not None:
                 int_setting(self.name, key, s[key], lo)

@@ -1,0 +1,87 @@
+"""Early stopping of the neural critics: the wait a critic earns (``patience``, ``min_patience``)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from seleak.estimators import get_estimator
+from seleak.estimators.groundtruth import correlated_gaussian
+from seleak.estimators.neural.training import (
+    MIN_PATIENCE_GAUSSIAN_START,
+    SHORT_WAIT_MIN_NATS,
+    CriticProgress,
+    patience_now,
+)
+
+
+@pytest.mark.parametrize(
+    "min_patience, best_evaluation, best_value, expected",
+    [
+        (None, 1, 2.0, 20),  # no min_patience: the fixed wait
+        (5, 1, 2.0, 5),  # best at the first evaluation: the shortest wait
+        (5, 12, 2.0, 12),  # best at the 12th: as long as it took to get there
+        (5, 30, 2.0, 20),  # ... but never more than patience
+        (5, 1, SHORT_WAIT_MIN_NATS - 1e-9, 20),  # a best that found next to nothing: the full wait
+        (5, 1, SHORT_WAIT_MIN_NATS, 5),
+        (5, 0, -math.inf, 20),  # no finite best yet
+    ],
+)
+def test_the_wait_follows_the_documented_rule(min_patience, best_evaluation, best_value, expected):
+    assert patience_now(20, min_patience, best_evaluation, best_value) == expected
+
+
+def feed(values: list[float], patience: int, min_patience: int | None) -> int:
+    """How many monitor values a critic takes before it stops (len(values) + 1 when it never does)."""
+    c = CriticProgress()
+    for i, v in enumerate(values, start=1):
+        c.observe(v, patience, min_patience)
+        if not c.active:
+            return i
+    return len(values) + 1
+
+
+def test_a_critic_best_at_once_stops_after_min_patience_and_a_late_best_earns_a_longer_wait():
+    flat = [1.0] + [0.9] * 30
+    assert feed(flat, 20, 5) == 1 + 5
+    assert feed(flat, 20, None) == 1 + 20
+    rising = [0.2 + 0.01 * i for i in range(9)] + [0.0] * 30  # best at the 9th evaluation
+    assert feed(rising, 20, 5) == 9 + 9
+    assert feed([0.05] + [0.0] * 30, 20, 5) == 1 + 20  # a best below SHORT_WAIT_MIN_NATS waits fully
+
+
+def replay(monitor, settings) -> int:
+    """The evaluation at which the documented rule stops a critic with this monitor curve (0: never)."""
+    c = CriticProgress()
+    mp = settings["min_patience"]
+    if mp is None and settings["init"] == "gaussian":
+        mp = MIN_PATIENCE_GAUSSIAN_START
+    for i, v in enumerate(monitor, start=1):
+        c.observe(float(v), settings["patience"], mp)
+        if not c.active:
+            return i
+    return 0
+
+
+@pytest.mark.parametrize("init", ["gaussian", "random"])
+def test_a_trained_critic_stops_where_the_rule_says_on_its_own_monitor_curve(init):
+    # a property of the recorded run, so it holds whatever the machine's float rounding does to the curve
+    x, y, _ = correlated_gaussian(2000, 3, 1.0, seed=5)
+    r = get_estimator("infonce", steps=1500, hidden=(32,), init=init).estimate(x, y)
+    stop = replay(r.curve["monitor"], r.settings)
+    if stop:
+        assert r.details["steps_run"] == r.curve["eval_step"][stop - 1]
+    else:
+        assert r.details["steps_run"] == 1500
+    assert r.details["best_step"] <= r.details["steps_run"]
+
+
+def test_min_patience_is_checked():
+    with pytest.raises(ValueError, match="min_patience=30 is above patience=20"):
+        get_estimator("smile", min_patience=30)
+    with pytest.raises(ValueError, match="min_patience"):
+        get_estimator("mine", min_patience=0)
+    with pytest.raises(TypeError, match="min_patience"):
+        get_estimator("infonce", min_patience=2.5)
+    assert get_estimator("nwj", min_patience=20, patience=20).settings["min_patience"] == 20
