@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from seleak.estimators import get_estimator
 from seleak.estimators.groundtruth import correlated_gaussian
 from seleak.estimators.neural.training import (
     MIN_PATIENCE_GAUSSIAN_START,
+    SHORT_WAIT_GAIN_NATS,
     SHORT_WAIT_MIN_NATS,
     CriticProgress,
     patience_now,
@@ -17,19 +19,21 @@ from seleak.estimators.neural.training import (
 
 
 @pytest.mark.parametrize(
-    "min_patience, best_evaluation, best_value, expected",
+    "min_patience, best_evaluation, best_value, first_value, expected",
     [
-        (None, 1, 2.0, 20),  # no min_patience: the fixed wait
-        (5, 1, 2.0, 5),  # best at the first evaluation: the shortest wait
-        (5, 12, 2.0, 12),  # best at the 12th: as long as it took to get there
-        (5, 30, 2.0, 20),  # ... but never more than patience
-        (5, 1, SHORT_WAIT_MIN_NATS - 1e-9, 20),  # a best that found next to nothing: the full wait
-        (5, 1, SHORT_WAIT_MIN_NATS, 5),
-        (5, 0, -math.inf, 20),  # no finite best yet
+        (None, 1, 2.0, 2.0, 20),  # no min_patience: the fixed wait
+        (5, 1, 2.0, 2.0, 5),  # best at the first evaluation: the shortest wait
+        (5, 12, 2.0, 1.99, 12),  # best at the 12th, hardly above the start: as long as it took to get there
+        (5, 30, 2.0, 1.99, 20),  # ... but never more than patience
+        (5, 1, SHORT_WAIT_MIN_NATS - 1e-9, SHORT_WAIT_MIN_NATS - 1e-9, 20),  # the start found next to nothing
+        (5, 1, SHORT_WAIT_MIN_NATS, SHORT_WAIT_MIN_NATS, 5),
+        (5, 3, 1.0, 1.0 - SHORT_WAIT_GAIN_NATS / 2, 5),  # gained less than SHORT_WAIT_GAIN_NATS on its start
+        (5, 3, 1.0, 1.0 - SHORT_WAIT_GAIN_NATS - 1e-6, 20),  # gained more: it is learning, the full wait
+        (5, 0, -math.inf, math.nan, 20),  # no finite best yet
     ],
 )
-def test_the_wait_follows_the_documented_rule(min_patience, best_evaluation, best_value, expected):
-    assert patience_now(20, min_patience, best_evaluation, best_value) == expected
+def test_the_wait_follows_the_documented_rule(min_patience, best_evaluation, best_value, first_value, expected):
+    assert patience_now(20, min_patience, best_evaluation, best_value, first_value) == expected
 
 
 def feed(values: list[float], patience: int, min_patience: int | None) -> int:
@@ -46,8 +50,10 @@ def test_a_critic_best_at_once_stops_after_min_patience_and_a_late_best_earns_a_
     flat = [1.0] + [0.9] * 30
     assert feed(flat, 20, 5) == 1 + 5
     assert feed(flat, 20, None) == 1 + 20
-    rising = [0.2 + 0.01 * i for i in range(9)] + [0.0] * 30  # best at the 9th evaluation
-    assert feed(rising, 20, 5) == 9 + 9
+    creeping = [0.2 + 0.005 * i for i in range(9)] + [0.0] * 30  # best at the 9th evaluation, 0.04 up
+    assert feed(creeping, 20, 5) == 9 + 9
+    learning = [0.2, 0.5, 0.6] + [0.3] * 30  # gained 0.4 on its start, then dipped
+    assert feed(learning, 20, 5) == 3 + 20
     assert feed([0.05] + [0.0] * 30, 20, 5) == 1 + 20  # a best below SHORT_WAIT_MIN_NATS waits fully
 
 
@@ -85,3 +91,27 @@ def test_min_patience_is_checked():
     with pytest.raises(TypeError, match="min_patience"):
         get_estimator("infonce", min_patience=2.5)
     assert get_estimator("nwj", min_patience=20, patience=20).settings["min_patience"] == 20
+
+
+def test_batched_critics_each_wait_their_own_time():
+    # a Gaussian pair (short wait from the Gaussian start) batched with an independent one (full wait):
+    # each stops where it stops alone, as the rule says for its own curve
+    rng = np.random.default_rng(3)
+    pairs = [
+        correlated_gaussian(1500, 3, 1.0, seed=8)[:2],
+        (rng.standard_normal((1500, 3)), rng.standard_normal((1500, 3))),
+    ]
+    kw = dict(steps=800, hidden=(32,))
+    together = get_estimator("smile", **kw).estimate_many(pairs, seeds=[0, 1])
+    alone = [get_estimator("smile", seed=s, **kw).estimate(*p) for s, p in zip([0, 1], pairs)]
+    for a, b in zip(together, alone):
+        assert a.nats == pytest.approx(b.nats, abs=1e-4)  # same trajectory up to float rounding
+        stop = replay(a.curve["monitor"], a.settings)
+        assert a.details["steps_run"] == (a.curve["eval_step"][stop - 1] if stop else 800)
+
+
+def test_an_explicit_min_patience_shortens_a_random_start_too():
+    x, y, _ = correlated_gaussian(1500, 3, 1.0, seed=9)
+    r = get_estimator("infonce", steps=1500, hidden=(32,), init="random", min_patience=3).estimate(x, y)
+    stop = replay(r.curve["monitor"], r.settings)
+    assert r.details["steps_run"] == (r.curve["eval_step"][stop - 1] if stop else 1500)

@@ -74,10 +74,12 @@ class NeuralEstimator(Estimator):
         "embed_dim": 32,  # separable critic: width of f(x) and g(y)
         "val_fraction": 0.25,  # held-out test pairs: the estimate and permutation nulls are computed there
         "monitor_fraction": 0.1,  # of the remaining pairs, watched for early stopping
-        "early_stopping": True,  # keep the best checkpoint on the monitor pairs; stop after `patience`
+        "early_stopping": True,  # keep the best checkpoint on the monitor pairs; stop when the wait is over
         "patience": 20,  # evaluations without improvement before a critic stops being checkpointed (at most)
-        # a critic best at its e-th evaluation stops after max(min_patience, e) evaluations without improvement
-        # (capped at patience). None: 5 from the Gaussian start, patience (a fixed wait) from a random one
+        # a critic best at its e-th evaluation, at least 0.1 nat and at most 0.05 above its first, stops after
+        # max(min_patience, e) evaluations without improvement (capped at patience); any other after
+        # patience (training.patience_now). None: 5 from the Gaussian start, patience from a random one.
+        # Counted in evaluations, like patience: the steps are these times eval_every
         "min_patience": None,
         # steps between monitor evaluations. A fixed number, so that the kept checkpoint does not depend
         # on ``steps``: with it, a longer run evaluates the same steps as a shorter one, and more. None:
