@@ -35,8 +35,8 @@ quadratic form ``x'Ax + x'Wy + y'By + c``, started at the Gaussian log density r
 network, whose output layer starts at zero. From the first step every bound is then about the Gaussian MI
 of the fitted covariance (shrinkage pulls it down when few columns carry a high MI), and training learns
 what that misses. On Gaussian pairs (5 + 5 and 20 + 20 columns, 1 and 4 nats, N = 5 000) this took MINE's
-held-out errors at the defaults from 0.13 to 1.67 nats with a random start to 0.004 to 0.094, in 0.4 to
-0.7 s on one CPU thread (with the stopping rule below), where torch-mist's MINE took 23 to 26 s and met
+held-out errors at the defaults from 0.13 to 1.67 nats with a random start to 0.004 to 0.094, in 0.6 to
+0.9 s on one CPU thread (with the stopping rule below), where torch-mist's MINE took 31 to 34 s and met
 0.1 on one task of the four (``benchmarks/bench_neural.py``, ``benchmarks/results/neural.json``).
 ``"random"`` is the literature's start: the network alone, randomly initialised (the study pins it, so
 that its numbers stay those of the paper's protocol). Only what the critic is changes: the bound, the
@@ -48,7 +48,8 @@ a better one, except one that was started at about the best it reaches: best at 
 0.05 nat above its first evaluation. That one, best at its ``e``-th evaluation, stops after
 ``min(patience, max(min_patience, e))``: it waits as long as it took to get there, at least
 ``min_patience``. By default (``min_patience=None``) that is 5 from the Gaussian start, and a random start
-keeps the fixed wait (``training.patience_now`` gives the measurements). Why: from the Gaussian start on
+keeps the fixed wait (the comments on ``training.MIN_PATIENCE_GAUSSIAN_START``, ``SHORT_WAIT_MIN_NATS``
+and ``SHORT_WAIT_GAIN_NATS`` give the measurements). Why: from the Gaussian start on
 Gaussian pairs the first evaluation already scores the optimum and the monitor bound only falls after it,
 as the network overfits; a critic that gains on its start is learning what the Gaussian start missed, and
 keeps the full wait.
