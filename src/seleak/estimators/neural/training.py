@@ -221,9 +221,8 @@ class EarlyStopping:
 
     Given monitor bounds, a critic is checkpointed when its bound improves and stops after
     :func:`patience_now` evaluations without improvement (``patience``, or fewer with ``min_patience``);
-    without them (no early stopping), every evaluation
-    checkpoints the last finite state. A critic whose training bound turns non-finite stops being
-    checkpointed, so its last good checkpoint is the one used.
+    without them (no early stopping), every evaluation checkpoints the last finite state. A critic whose
+    training bound turns non-finite stops being checkpointed, so its last good checkpoint is the one used.
     """
 
     def __init__(self, params: Iterable[Tensor], n_critics: int, patience: int, min_patience: int | None = None):
